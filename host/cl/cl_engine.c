@@ -1,0 +1,477 @@
+/* cl_engine.c - the OpenCL backend: device buffers for the dataset, the parameters and every
+ * layer's activations and deltas, and the training step as one in-order stream of kernels with
+ * no host wait per batch. The same order of phases as host/ref/ref_engine.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl_util.h"
+#include "engine.h"
+
+enum kernel_id {
+    K_GATHER, K_FORWARD, K_DELTA_MSE, K_DELTA_CE, K_SOFTMAX, K_HIDDEN, K_WGRAD, K_BGRAD,
+    K_SGD, K_MOMENTUM, K_ADAM, K_COUNT
+};
+
+/* One descriptor per kernel: its name, its range rank and the local size we ask for. A fixed
+ * small set of local sizes: every new one makes PoCL compile again. */
+static const struct kernel_desc {
+    const char *name;
+    cl_uint dims;
+    size_t local[2];
+} kdesc[K_COUNT] = {
+    [K_GATHER] = {"gather_batch", 2, {64, 1}},
+    [K_FORWARD] = {"forward_layer", 2, {8, 8}},
+    [K_DELTA_MSE] = {"output_delta_mse", 1, {64, 1}},
+    [K_DELTA_CE] = {"output_delta_ce", 1, {64, 1}},
+    [K_SOFTMAX] = {"softmax_rows", 1, {64, 1}},
+    [K_HIDDEN] = {"hidden_delta", 2, {8, 8}},
+    [K_WGRAD] = {"weight_grad", 2, {8, 8}},
+    [K_BGRAD] = {"bias_grad", 1, {64, 1}},
+    [K_SGD] = {"sgd_update", 1, {256, 1}},
+    [K_MOMENTUM] = {"momentum_update", 1, {256, 1}},
+    [K_ADAM] = {"adam_update", 1, {256, 1}},
+};
+
+/* Register-block shapes of the GEMM kernels, passed as -D options (see the kernel files). */
+typedef struct tiles {
+    unsigned fwd_tm, fwd_tn, hd_tm, hd_tn, wg_tm, wg_tn;
+} tiles;
+static const tiles default_tiles = {4, 8, 4, 8, 4, 8};
+
+typedef struct cl_state {
+    cl_device_id dev;
+    cl_context ctx;
+    cl_command_queue q;
+    cl_program prog;
+    cl_kernel k[K_COUNT];
+    size_t local[K_COUNT][2];
+    tiles t;
+    cl_ulong max_alloc;
+    cl_mem X_all, labels_all, order, loss, correct, X, labels, P;
+    cl_mem params, grad, opt_m, opt_v;
+    cl_mem W[CLMLP_MAX_LAYERS], b[CLMLP_MAX_LAYERS], gW[CLMLP_MAX_LAYERS], gb[CLMLP_MAX_LAYERS];
+    cl_mem mW[CLMLP_MAX_LAYERS], mb[CLMLP_MAX_LAYERS], vW[CLMLP_MAX_LAYERS], vb[CLMLP_MAX_LAYERS];
+    cl_mem A[CLMLP_MAX_LAYERS], D[CLMLP_MAX_LAYERS];
+} cl_state;
+
+#define TRY(call) CLMLP_CL_TRY(e->err, sizeof e->err, call)
+#define TRY_ST(expr)                                                                              \
+    do {                                                                                          \
+        clmlp_status st_ = (expr);                                                                \
+        if (st_ != CLMLP_OK)                                                                      \
+            return st_;                                                                           \
+    } while (0)
+
+static cl_state *state(clmlp_engine *e) { return e->impl; }
+
+static void release_mem(cl_mem *m)
+{
+    if (*m)
+        clReleaseMemObject(*m);
+    *m = NULL;
+}
+
+static void cl_destroy(clmlp_engine *e)
+{
+    cl_state *s = state(e);
+    if (!s)
+        return;
+    if (s->q)
+        clFinish(s->q); /* nothing may still use a buffer we release */
+    /* Sub-buffers before their parents. */
+    for (int l = 0; l < CLMLP_MAX_LAYERS; l++) {
+        cl_mem *subs[] = {&s->W[l], &s->b[l], &s->gW[l], &s->gb[l], &s->mW[l], &s->mb[l],
+                          &s->vW[l], &s->vb[l], &s->A[l], &s->D[l]};
+        for (size_t i = 0; i < sizeof subs / sizeof *subs; i++)
+            release_mem(subs[i]);
+    }
+    cl_mem *mems[] = {&s->X_all, &s->labels_all, &s->order, &s->loss, &s->correct, &s->X,
+                      &s->labels, &s->P, &s->params, &s->grad, &s->opt_m, &s->opt_v};
+    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
+        release_mem(mems[i]);
+    for (int i = 0; i < K_COUNT; i++)
+        if (s->k[i])
+            clReleaseKernel(s->k[i]);
+    if (s->prog)
+        clReleaseProgram(s->prog);
+    if (s->q)
+        clReleaseCommandQueue(s->q);
+    if (s->ctx)
+        clReleaseContext(s->ctx);
+    free(s);
+    e->impl = NULL;
+}
+
+/* a*b*elem bytes, or 0 when that overflows size_t. */
+static size_t bytes_of(size_t a, size_t b, size_t elem)
+{
+    if (b && a > SIZE_MAX / b)
+        return 0;
+    size_t n = a * b;
+    if (n == 0)
+        n = 1;
+    return n > SIZE_MAX / elem ? 0 : n * elem;
+}
+
+/* Creates a device buffer after checking it fits the device's largest allocation (C17). */
+static clmlp_status make_buffer(clmlp_engine *e, size_t a, size_t b, size_t elem, const char *what,
+                                cl_mem *out)
+{
+    cl_state *s = state(e);
+    size_t bytes = bytes_of(a, b, elem);
+    if (bytes == 0)
+        return clmlp_engine_fail(e, CLMLP_ERR_NOMEM, "%s: %zu x %zu x %zu bytes overflows", what,
+                                 a, b, elem);
+    if (bytes > s->max_alloc)
+        return clmlp_engine_fail(e, CLMLP_ERR_NOMEM,
+                                 "%s needs %zu bytes; the device's maximum single allocation is "
+                                 "%llu bytes (CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
+                                 what, bytes, (unsigned long long)s->max_alloc);
+    cl_int rc;
+    *out = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+    TRY(rc);
+    return CLMLP_OK;
+}
+
+/* A view of floats [off, off+n) of parent; off is a multiple of CLMLP_PARAM_ALIGN. */
+static clmlp_status sub_buffer(clmlp_engine *e, cl_mem parent, size_t off, size_t n, cl_mem *out)
+{
+    cl_buffer_region r = {off * sizeof(float), n * sizeof(float)};
+    cl_int rc;
+    *out = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &r, &rc);
+    TRY(rc);
+    return CLMLP_OK;
+}
+
+/* The parameter-shaped buffers (params, grad, m, v) and their per-tensor views. */
+static clmlp_status make_param_buffers(clmlp_engine *e)
+{
+    cl_state *s = state(e);
+    const clmlp_net *net = e->net;
+    size_t n = net->n_params_padded;
+    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the parameters", &s->params));
+    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the gradients", &s->grad));
+    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the optimizer's first moments", &s->opt_m));
+    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the optimizer's second moments", &s->opt_v));
+    float zero = 0.0f;
+    cl_mem all[] = {s->grad, s->opt_m, s->opt_v};
+    for (int i = 0; i < 3; i++)
+        TRY(clEnqueueFillBuffer(s->q, all[i], &zero, sizeof zero, 0, n * sizeof(float), 0, NULL, NULL));
+    for (int l = 0; l < net->n_layers; l++) {
+        size_t nw = net->sizes[l] * net->sizes[l + 1], nb = net->sizes[l + 1];
+        TRY_ST(sub_buffer(e, s->params, net->w_off[l], nw, &s->W[l]));
+        TRY_ST(sub_buffer(e, s->params, net->b_off[l], nb, &s->b[l]));
+        TRY_ST(sub_buffer(e, s->grad, net->w_off[l], nw, &s->gW[l]));
+        TRY_ST(sub_buffer(e, s->grad, net->b_off[l], nb, &s->gb[l]));
+        TRY_ST(sub_buffer(e, s->opt_m, net->w_off[l], nw, &s->mW[l]));
+        TRY_ST(sub_buffer(e, s->opt_m, net->b_off[l], nb, &s->mb[l]));
+        TRY_ST(sub_buffer(e, s->opt_v, net->w_off[l], nw, &s->vW[l]));
+        TRY_ST(sub_buffer(e, s->opt_v, net->b_off[l], nb, &s->vb[l]));
+    }
+    TRY(clEnqueueWriteBuffer(s->q, s->params, CL_TRUE, 0, n * sizeof(float), net->params, 0, NULL, NULL));
+    return CLMLP_OK;
+}
+
+static clmlp_status make_batch_buffers(clmlp_engine *e)
+{
+    cl_state *s = state(e);
+    const clmlp_net *net = e->net;
+    size_t B = e->max_batch;
+    char what[64];
+    TRY_ST(make_buffer(e, B, net->sizes[0], sizeof(float), "the input batch", &s->X));
+    TRY_ST(make_buffer(e, B, 1, sizeof(cl_int), "the batch labels", &s->labels));
+    TRY_ST(make_buffer(e, B, net->sizes[net->n_layers], sizeof(float), "the outputs", &s->P));
+    for (int l = 0; l < net->n_layers; l++) {
+        snprintf(what, sizeof what, "layer %d activations", l + 1);
+        TRY_ST(make_buffer(e, B, net->sizes[l + 1], sizeof(float), what, &s->A[l]));
+        snprintf(what, sizeof what, "layer %d deltas", l + 1);
+        TRY_ST(make_buffer(e, B, net->sizes[l + 1], sizeof(float), what, &s->D[l]));
+    }
+    return CLMLP_OK;
+}
+
+/* The -D options of the build, in one place, so they can be printed. */
+static void build_options(const tiles *t, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "-cl-std=CL1.2 -DFWD_TM=%u -DFWD_TN=%u -DHD_TM=%u -DHD_TN=%u -DWG_TM=%u -DWG_TN=%u",
+             t->fwd_tm, t->fwd_tn, t->hd_tm, t->hd_tn, t->wg_tm, t->wg_tn);
+}
+
+static clmlp_status build_kernels(clmlp_engine *e)
+{
+    cl_state *s = state(e);
+    clmlp_cl_source src[32];
+    size_t count = 0;
+    int owned = 0;
+    char opts[256];
+    TRY_ST(clmlp_cl_kernel_sources(src, 32, &count, &owned, e->err, sizeof e->err));
+    build_options(&s->t, opts, sizeof opts);
+    clmlp_status st = clmlp_cl_build(s->ctx, s->dev, src, count, opts, 0, &s->prog, e->err,
+                                     sizeof e->err);
+    if (owned)
+        clmlp_cl_free_sources(src, count);
+    TRY_ST(st);
+    for (int i = 0; i < K_COUNT; i++) {
+        TRY_ST(clmlp_cl_kernel(s->prog, kdesc[i].name, &s->k[i], e->err, sizeof e->err));
+        s->local[i][0] = kdesc[i].local[0];
+        s->local[i][1] = kdesc[i].local[1];
+        TRY_ST(clmlp_cl_fit_local(s->k[i], s->dev, kdesc[i].dims, s->local[i], e->err, sizeof e->err));
+    }
+    return CLMLP_OK;
+}
+
+static clmlp_status open_device(clmlp_engine *e, const char *spec)
+{
+    cl_state *s = state(e);
+    clmlp_cl_device d;
+    TRY_ST(clmlp_cl_pick_device(spec, &d, e->err, sizeof e->err));
+    s->dev = d.device;
+    snprintf(e->device_name, sizeof e->device_name, "%s (%s)", d.name, d.platform_name);
+    cl_uint align_bits = 0;
+    TRY(clGetDeviceInfo(s->dev, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL));
+    TRY(clGetDeviceInfo(s->dev, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof s->max_alloc, &s->max_alloc, NULL));
+    if (align_bits / 8 > CLMLP_PARAM_ALIGN * sizeof(float))
+        return clmlp_engine_fail(e, CLMLP_ERR_OPENCL,
+                                 "device '%s' aligns sub-buffers to %u bits, more than clmlp's "
+                                 "parameter layout provides (%zu bits)",
+                                 e->device_name, align_bits, CLMLP_PARAM_ALIGN * sizeof(float) * 8);
+    cl_int rc;
+    s->ctx = clCreateContext(NULL, 1, &s->dev, NULL, NULL, &rc);
+    TRY(rc);
+    s->q = clCreateCommandQueue(s->ctx, s->dev, CL_QUEUE_PROFILING_ENABLE, &rc);
+    TRY(rc);
+    return CLMLP_OK;
+}
+
+/* One kernel argument: its size and address. */
+typedef struct karg {
+    size_t size;
+    const void *ptr;
+} karg;
+#define MEM(x) ((karg){sizeof(cl_mem), &(x)})
+#define U32(x) ((karg){sizeof(cl_uint), &(cl_uint){(cl_uint)(x)}})
+#define I32(x) ((karg){sizeof(cl_int), &(cl_int){(cl_int)(x)}})
+#define F32(x) ((karg){sizeof(cl_float), &(cl_float){(cl_float)(x)}})
+
+/* Sets the arguments of kernel id and enqueues it over gx (x gy) items. */
+static clmlp_status run(clmlp_engine *e, enum kernel_id id, size_t gx, size_t gy, int n,
+                        const karg *a)
+{
+    cl_state *s = state(e);
+    for (int i = 0; i < n; i++) {
+        cl_int rc = clSetKernelArg(s->k[id], (cl_uint)i, a[i].size, a[i].ptr);
+        if (rc != CL_SUCCESS) {
+            size_t used = (size_t)snprintf(e->err, sizeof e->err, "kernel %s, argument %d: ",
+                                           kdesc[id].name, i);
+            return clmlp_cl_fail(e->err + used, sizeof e->err - used, rc, "clSetKernelArg",
+                                 __FILE__, __LINE__);
+        }
+    }
+    size_t global[2] = {gx, gy};
+    clmlp_status st = clmlp_cl_launch(s->q, s->k[id], kdesc[id].dims, global, s->local[id], NULL,
+                                      e->err, sizeof e->err);
+    if (st != CLMLP_OK) {
+        char tail[sizeof e->err];
+        snprintf(tail, sizeof tail, "%s", e->err);
+        snprintf(e->err, sizeof e->err, "kernel %s (global %zu x %zu, local %zu x %zu): %s",
+                 kdesc[id].name, gx, gy, s->local[id][0], s->local[id][1], tail);
+    }
+    return st;
+}
+#define RUN(id, gx, gy, ...)                                                                      \
+    TRY_ST(run(e, id, gx, gy, (int)(sizeof((karg[]){__VA_ARGS__}) / sizeof(karg)),               \
+               (karg[]){__VA_ARGS__}))
+
+static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+
+static clmlp_status cl_set_data(clmlp_engine *e, const float *X, const int32_t *labels, size_t n,
+                                size_t dim)
+{
+    cl_state *s = state(e);
+    cl_mem *old[] = {&s->X_all, &s->labels_all, &s->order, &s->loss, &s->correct};
+    for (size_t i = 0; i < sizeof old / sizeof *old; i++)
+        release_mem(old[i]);
+    TRY_ST(make_buffer(e, n, dim, sizeof(float), "the training set", &s->X_all));
+    TRY_ST(make_buffer(e, n, 1, sizeof(cl_int), "the training labels", &s->labels_all));
+    TRY_ST(make_buffer(e, n, 1, sizeof(cl_uint), "the sample order", &s->order));
+    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the per-sample losses", &s->loss));
+    TRY_ST(make_buffer(e, n, 1, sizeof(cl_int), "the per-sample results", &s->correct));
+    TRY(clEnqueueWriteBuffer(s->q, s->X_all, CL_TRUE, 0, n * dim * sizeof(float), X, 0, NULL, NULL));
+    TRY(clEnqueueWriteBuffer(s->q, s->labels_all, CL_TRUE, 0, n * sizeof(cl_int), labels, 0, NULL, NULL));
+    return CLMLP_OK;
+}
+
+static clmlp_status cl_set_order(clmlp_engine *e, const uint32_t *order, size_t n)
+{
+    cl_state *s = state(e);
+    TRY(clEnqueueWriteBuffer(s->q, s->order, CL_TRUE, 0, n * sizeof(cl_uint), order, 0, NULL, NULL));
+    return CLMLP_OK;
+}
+
+/* Z = A_prev W + b, A = act(Z) for every layer, from the rows in s->X. */
+static clmlp_status forward_all(clmlp_engine *e, size_t count)
+{
+    cl_state *s = state(e);
+    const clmlp_net *net = e->net;
+    for (int l = 0; l < net->n_layers; l++) {
+        size_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        cl_mem in = l ? s->A[l - 1] : s->X;
+        RUN(K_FORWARD, div_up(n_out, s->t.fwd_tn), div_up(count, s->t.fwd_tm), MEM(in),
+            MEM(s->W[l]), MEM(s->b[l]), MEM(s->A[l]), U32(count), U32(n_in), U32(n_out),
+            I32(net->act[l]));
+    }
+    return CLMLP_OK;
+}
+
+/* Output delta, hidden deltas, then all gradients: no weight changes before every delta is
+ * known (C04). */
+static clmlp_status backward_all(clmlp_engine *e, size_t first, size_t count)
+{
+    cl_state *s = state(e);
+    const clmlp_net *net = e->net;
+    int L = net->n_layers;
+    size_t n_out = net->sizes[L];
+    if (net->loss == CLMLP_LOSS_CE)
+        RUN(K_DELTA_CE, count, 1, MEM(s->A[L - 1]), MEM(s->labels), MEM(s->D[L - 1]), MEM(s->loss),
+            MEM(s->correct), U32(count), U32(n_out), U32(first));
+    else
+        RUN(K_DELTA_MSE, count, 1, MEM(s->A[L - 1]), MEM(s->labels), MEM(s->D[L - 1]),
+            MEM(s->loss), MEM(s->correct), U32(count), U32(n_out), I32(net->act[L - 1]), U32(first));
+    for (int l = L - 1; l >= 1; l--)
+        RUN(K_HIDDEN, div_up(net->sizes[l], s->t.hd_tn), div_up(count, s->t.hd_tm), MEM(s->D[l]),
+            MEM(s->W[l]), MEM(s->A[l - 1]), MEM(s->D[l - 1]), U32(count), U32(net->sizes[l]),
+            U32(net->sizes[l + 1]), I32(net->act[l - 1]));
+    for (int l = 0; l < L; l++) {
+        size_t n_in = net->sizes[l], n = net->sizes[l + 1];
+        cl_mem in = l ? s->A[l - 1] : s->X;
+        RUN(K_WGRAD, div_up(n, s->t.wg_tn), div_up(n_in, s->t.wg_tm), MEM(in), MEM(s->D[l]),
+            MEM(s->gW[l]), U32(count), U32(n_in), U32(n));
+        RUN(K_BGRAD, n, 1, MEM(s->D[l]), MEM(s->gb[l]), U32(count), U32(n));
+    }
+    return CLMLP_OK;
+}
+
+/* The optimizer on one tensor (p, its gradient g, its moments m and v) of n floats. */
+static clmlp_status update_tensor(clmlp_engine *e, cl_mem p, cl_mem g, cl_mem m, cl_mem v, size_t n,
+                                  float l2)
+{
+    const clmlp_hyper *h = &e->hyper;
+    if (h->optimizer == CLMLP_OPT_SGD) {
+        RUN(K_SGD, n, 1, MEM(p), MEM(g), U32(n), F32(h->lr), F32(l2));
+    } else if (h->optimizer == CLMLP_OPT_MOMENTUM) {
+        RUN(K_MOMENTUM, n, 1, MEM(p), MEM(m), MEM(g), U32(n), F32(h->lr), F32(h->momentum), F32(l2));
+    } else {
+        float lr_t, eps_t;
+        clmlp_adam_coeffs(h, e->step, &lr_t, &eps_t);
+        RUN(K_ADAM, n, 1, MEM(p), MEM(m), MEM(v), MEM(g), U32(n), F32(lr_t), F32(h->beta1),
+            F32(h->beta2), F32(eps_t), F32(l2));
+    }
+    return CLMLP_OK;
+}
+
+static clmlp_status cl_train_batch(clmlp_engine *e, size_t first, size_t count)
+{
+    cl_state *s = state(e);
+    const clmlp_net *net = e->net;
+    RUN(K_GATHER, net->sizes[0], count, MEM(s->X_all), MEM(s->labels_all), MEM(s->order),
+        U32(first), U32(count), U32(net->sizes[0]), MEM(s->X), MEM(s->labels));
+    TRY_ST(forward_all(e, count));
+    TRY_ST(backward_all(e, first, count));
+    for (int l = 0; l < net->n_layers; l++) {
+        size_t nw = net->sizes[l] * net->sizes[l + 1], nb = net->sizes[l + 1];
+        TRY_ST(update_tensor(e, s->W[l], s->gW[l], s->mW[l], s->vW[l], nw, e->hyper.l2));
+        TRY_ST(update_tensor(e, s->b[l], s->gb[l], s->mb[l], s->vb[l], nb, 0.0f));
+    }
+    return CLMLP_OK; /* no wait: the next batch queues behind this one */
+}
+
+static clmlp_status cl_read_stats(clmlp_engine *e, size_t n, float *loss, int32_t *correct)
+{
+    cl_state *s = state(e);
+    TRY(clEnqueueReadBuffer(s->q, s->loss, CL_TRUE, 0, n * sizeof(float), loss, 0, NULL, NULL));
+    TRY(clEnqueueReadBuffer(s->q, s->correct, CL_TRUE, 0, n * sizeof(cl_int), correct, 0, NULL, NULL));
+    return CLMLP_OK;
+}
+
+static clmlp_status cl_predict(clmlp_engine *e, const float *X, size_t n, float *out)
+{
+    cl_state *s = state(e);
+    const clmlp_net *net = e->net;
+    int L = net->n_layers;
+    size_t dim = net->sizes[0], n_out = net->sizes[L];
+    for (size_t first = 0; first < n; first += e->max_batch) {
+        size_t count = n - first < e->max_batch ? n - first : e->max_batch;
+        TRY(clEnqueueWriteBuffer(s->q, s->X, CL_FALSE, 0, count * dim * sizeof(float),
+                                 X + first * dim, 0, NULL, NULL));
+        TRY_ST(forward_all(e, count));
+        cl_mem result = s->A[L - 1];
+        if (net->act[L - 1] == CLMLP_ACT_SOFTMAX) {
+            RUN(K_SOFTMAX, count, 1, MEM(s->A[L - 1]), MEM(s->P), U32(count), U32(n_out));
+            result = s->P;
+        }
+        TRY(clEnqueueReadBuffer(s->q, result, CL_TRUE, 0, count * n_out * sizeof(float),
+                                out + first * n_out, 0, NULL, NULL));
+    }
+    e->last_count = 0; /* the activations now belong to a prediction */
+    return CLMLP_OK;
+}
+
+static clmlp_status cl_get_params(clmlp_engine *e, float *params)
+{
+    cl_state *s = state(e);
+    TRY(clEnqueueReadBuffer(s->q, s->params, CL_TRUE, 0, e->net->n_params_padded * sizeof(float),
+                            params, 0, NULL, NULL));
+    return CLMLP_OK;
+}
+
+static clmlp_status cl_set_params(clmlp_engine *e, const float *params)
+{
+    cl_state *s = state(e);
+    TRY(clEnqueueWriteBuffer(s->q, s->params, CL_TRUE, 0, e->net->n_params_padded * sizeof(float),
+                             params, 0, NULL, NULL));
+    return CLMLP_OK;
+}
+
+static clmlp_status cl_read_buffer(clmlp_engine *e, clmlp_buffer_kind kind, int l, float *out)
+{
+    cl_state *s = state(e);
+    size_t n_in = e->net->sizes[l], n = e->net->sizes[l + 1], rows = e->last_count;
+    cl_mem src = NULL;
+    size_t len = 0;
+    switch (kind) {
+    case CLMLP_BUF_ACT: src = s->A[l], len = rows * n; break;
+    case CLMLP_BUF_DELTA: src = s->D[l], len = rows * n; break;
+    case CLMLP_BUF_GRAD_W: src = s->gW[l], len = n_in * n; break;
+    case CLMLP_BUF_GRAD_B: src = s->gb[l], len = n; break;
+    case CLMLP_BUF_WEIGHT: src = s->W[l], len = n_in * n; break;
+    }
+    TRY(clEnqueueReadBuffer(s->q, src, CL_TRUE, 0, len * sizeof(float), out, 0, NULL, NULL));
+    return CLMLP_OK;
+}
+
+static const struct clmlp_engine_ops cl_ops = {
+    cl_set_data, cl_set_order, cl_train_batch, cl_read_stats, cl_predict,
+    cl_get_params, cl_set_params, cl_read_buffer, cl_destroy,
+};
+
+clmlp_status clmlp_cl_engine_init(clmlp_engine *e, const char *device, char *err, size_t errlen)
+{
+    cl_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return CLMLP_ERR_NOMEM;
+    e->impl = s;
+    e->ops = &cl_ops;
+    s->t = default_tiles;
+    clmlp_status st = open_device(e, device);
+    if (st == CLMLP_OK)
+        st = build_kernels(e);
+    if (st == CLMLP_OK)
+        st = make_param_buffers(e);
+    if (st == CLMLP_OK)
+        st = make_batch_buffers(e);
+    if (st != CLMLP_OK)
+        snprintf(err, errlen, "%s", e->err);
+    return st;
+}

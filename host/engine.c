@@ -1,0 +1,188 @@
+/* engine.c - the backend-independent side of clmlp_engine: creation, argument checks, error
+ * text, epoch statistics and the optimizer's per-step constants. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+clmlp_status clmlp_engine_fail(clmlp_engine *e, clmlp_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->err, sizeof e->err, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void clmlp_adam_coeffs(const clmlp_hyper *h, uint64_t t, float *lr_t, float *eps_t)
+{
+    double c1 = 1.0 - pow(h->beta1, (double)t), c2 = 1.0 - pow(h->beta2, (double)t);
+    *lr_t = (float)(h->lr * sqrt(c2) / c1);
+    *eps_t = (float)(h->eps * sqrt(c2));
+}
+
+clmlp_status clmlp_engine_create(clmlp_engine **out, clmlp_backend backend, const char *device,
+                                 const clmlp_net *net, const clmlp_hyper *hyper, size_t max_batch,
+                                 char *err, size_t errlen)
+{
+    *out = NULL;
+    if (max_batch == 0 || max_batch > (1u << 24)) {
+        snprintf(err, errlen, "batch size %zu is outside [1, 16777216]", max_batch);
+        return CLMLP_ERR_ARG;
+    }
+    clmlp_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return CLMLP_ERR_NOMEM;
+    clmlp_status st = clmlp_net_clone(&e->net, net);
+    if (st != CLMLP_OK) {
+        free(e);
+        snprintf(err, errlen, "cannot copy the network: %s", clmlp_status_str(st));
+        return st;
+    }
+    e->hyper = *hyper;
+    e->max_batch = max_batch;
+    st = backend == CLMLP_BACKEND_REF ? clmlp_ref_engine_init(e, err, errlen)
+                                      : clmlp_cl_engine_init(e, device, err, errlen);
+    if (st != CLMLP_OK) {
+        clmlp_engine_free(e); /* a backend that got as far as setting ops cleans up itself */
+        return st;
+    }
+    *out = e;
+    return CLMLP_OK;
+}
+
+void clmlp_engine_free(clmlp_engine *e)
+{
+    if (!e)
+        return;
+    if (e->ops)
+        e->ops->destroy(e);
+    clmlp_net_free(e->net);
+    free(e);
+}
+
+const char *clmlp_engine_device_name(const clmlp_engine *e) { return e->device_name; }
+const char *clmlp_engine_error(const clmlp_engine *e) { return e->err; }
+
+clmlp_status clmlp_engine_set_data(clmlp_engine *e, const float *X, const int32_t *labels,
+                                   size_t n, size_t dim)
+{
+    if (dim != e->net->sizes[0])
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG,
+                                 "the data has %zu features but the network's input layer has %zu",
+                                 dim, e->net->sizes[0]);
+    if (n == 0 || n > UINT32_MAX)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "%zu samples: need 1 to 2^32-1", n);
+    clmlp_status st = e->ops->set_data(e, X, labels, n, dim);
+    if (st == CLMLP_OK) {
+        e->n_data = n;
+        e->dim = dim;
+        e->order_len = 0;
+    }
+    return st;
+}
+
+clmlp_status clmlp_engine_set_order(clmlp_engine *e, const uint32_t *order, size_t n)
+{
+    if (n == 0 || n > e->n_data)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "order of %zu samples for %zu in the data", n,
+                                 e->n_data);
+    for (size_t i = 0; i < n; i++)
+        if (order[i] >= e->n_data)
+            return clmlp_engine_fail(e, CLMLP_ERR_ARG, "order[%zu] = %u is past the data", i,
+                                     order[i]);
+    clmlp_status st = e->ops->set_order(e, order, n);
+    if (st == CLMLP_OK)
+        e->order_len = n;
+    return st;
+}
+
+clmlp_status clmlp_engine_train_batch(clmlp_engine *e, size_t first, size_t count)
+{
+    if (count == 0 || count > e->max_batch || first > e->order_len ||
+        count > e->order_len - first)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG,
+                                 "batch [%zu, %zu) is empty, above the engine's batch size %zu or "
+                                 "past the epoch's %zu samples",
+                                 first, first + count, e->max_batch, e->order_len);
+    e->step++;
+    clmlp_status st = e->ops->train_batch(e, first, count);
+    if (st == CLMLP_OK)
+        e->last_count = count;
+    return st;
+}
+
+clmlp_status clmlp_engine_epoch_stats(clmlp_engine *e, size_t n, double *loss_sum,
+                                      size_t *correct)
+{
+    if (n > e->order_len)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "stats of %zu positions, epoch has %zu", n,
+                                 e->order_len);
+    float *loss = malloc((n ? n : 1) * sizeof *loss);
+    int32_t *ok = malloc((n ? n : 1) * sizeof *ok);
+    clmlp_status st = CLMLP_ERR_NOMEM;
+    if (loss && ok)
+        st = e->ops->read_stats(e, n, loss, ok);
+    if (st == CLMLP_OK) {
+        double s = 0.0; /* summed in position order: the same total on every run */
+        size_t c = 0;
+        for (size_t i = 0; i < n; i++) {
+            s += loss[i];
+            c += ok[i] != 0;
+        }
+        *loss_sum = s;
+        *correct = c;
+    }
+    free(loss);
+    free(ok);
+    return st;
+}
+
+clmlp_status clmlp_engine_predict(clmlp_engine *e, const float *X, size_t n, float *out)
+{
+    return n == 0 ? CLMLP_OK : e->ops->predict(e, X, n, out);
+}
+
+clmlp_status clmlp_engine_get_params(clmlp_engine *e, clmlp_net *net)
+{
+    if (net->n_params_padded != e->net->n_params_padded)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "network shape differs from the engine's");
+    return e->ops->get_params(e, net->params);
+}
+
+clmlp_status clmlp_engine_set_params(clmlp_engine *e, const clmlp_net *net)
+{
+    if (net->n_params_padded != e->net->n_params_padded)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "network shape differs from the engine's");
+    return e->ops->set_params(e, net->params);
+}
+
+/* Length of a buffer of layer l, or 0 for an unknown kind. */
+static size_t buffer_len(const clmlp_engine *e, clmlp_buffer_kind kind, int l)
+{
+    const size_t *s = e->net->sizes;
+    switch (kind) {
+    case CLMLP_BUF_ACT:
+    case CLMLP_BUF_DELTA: return e->last_count * s[l + 1];
+    case CLMLP_BUF_GRAD_W:
+    case CLMLP_BUF_WEIGHT: return s[l] * s[l + 1];
+    case CLMLP_BUF_GRAD_B: return s[l + 1];
+    }
+    return 0;
+}
+
+clmlp_status clmlp_engine_read_buffer(clmlp_engine *e, clmlp_buffer_kind kind, int layer,
+                                      float *out, size_t cap, size_t *len)
+{
+    if (layer < 0 || layer >= e->net->n_layers)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "no layer %d", layer);
+    size_t need = buffer_len(e, kind, layer);
+    *len = need;
+    if (need == 0 || cap < need)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "buffer kind %d of layer %d needs %zu floats",
+                                 (int)kind, layer, need);
+    return e->ops->read_buffer(e, kind, layer, out);
+}

@@ -1,0 +1,36 @@
+/* output_delta_ce.cl - softmax + cross-entropy: error term, per-sample loss and correctness.
+ *   lse = m + log sum_k exp(z_k - m),  m = max_k z_k          (never overflows: shared/cases C02)
+ *   loss[first+b] = lse - z[label]    (not -log p_y, which is inf once p_y underflows to 0)
+ *   D[b,k] = (softmax(z)_k - y_k) / B
+ *   correct[first+b] = (argmax_k z == label)   (ties go to the lowest index)
+ * Softmax runs over the classes of one sample (a row), never over the batch (C05).
+ * Shapes: Z B x n (logits), labels B, D B x n (=). One work-item per sample.
+ * Twin: ref_output_delta_ce. */
+#ifndef CLMLP_ACTIVATIONS_CL
+#include "activations.cl"
+#endif
+
+__kernel void output_delta_ce(__global const float *restrict Z, __global const int *restrict labels,
+                              __global float *restrict D, __global float *restrict loss,
+                              __global int *restrict correct, uint B, uint n, uint first)
+{
+    uint b = get_global_id(0);
+    if (b >= B)
+        return;
+    __global const float *z = Z + (ulong)b * n;
+    __global float *d = D + (ulong)b * n;
+    uint best = 0;
+    for (uint k = 1; k < n; k++)
+        if (z[k] > z[best])
+            best = k;
+    float m = z[best], s = 0.0f;
+    for (uint k = 0; k < n; k++)
+        s += exp(z[k] - m);
+    float lse = m + log(s);
+    int label = labels[b];
+    float inv_b = 1.0f / (float)B;
+    for (uint k = 0; k < n; k++)
+        d[k] = (exp(z[k] - lse) - (k == (uint)label ? 1.0f : 0.0f)) * inv_b;
+    loss[first + b] = lse - z[label];
+    correct[first + b] = best == (uint)label;
+}
