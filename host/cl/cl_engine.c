@@ -33,12 +33,6 @@ static const struct kernel_desc {
     [K_ADAM] = {"adam_update", 1, {256, 1}},
 };
 
-/* Register-block shapes of the GEMM kernels, passed as -D options (see the kernel files). */
-typedef struct tiles {
-    unsigned fwd_tm, fwd_tn, hd_tm, hd_tn, wg_tm, wg_tn;
-} tiles;
-static const tiles default_tiles = {4, 8, 4, 8, 4, 8};
-
 typedef struct cl_state {
     cl_device_id dev;
     cl_context ctx;
@@ -46,7 +40,7 @@ typedef struct cl_state {
     cl_program prog;
     cl_kernel k[K_COUNT];
     size_t local[K_COUNT][2];
-    tiles t;
+    clmlp_tiles t;
     cl_ulong max_alloc;
     cl_mem X_all, labels_all, order, loss, correct, X, labels, P;
     cl_mem params, grad, opt_m, opt_v;
@@ -191,14 +185,6 @@ static clmlp_status make_batch_buffers(clmlp_engine *e)
     return CLMLP_OK;
 }
 
-/* The -D options of the build, in one place, so they can be printed. */
-static void build_options(const tiles *t, char *buf, size_t len)
-{
-    snprintf(buf, len,
-             "-cl-std=CL1.2 -DFWD_TM=%u -DFWD_TN=%u -DHD_TM=%u -DHD_TN=%u -DWG_TM=%u -DWG_TN=%u",
-             t->fwd_tm, t->fwd_tn, t->hd_tm, t->hd_tn, t->wg_tm, t->wg_tn);
-}
-
 static clmlp_status build_kernels(clmlp_engine *e)
 {
     cl_state *s = state(e);
@@ -207,7 +193,7 @@ static clmlp_status build_kernels(clmlp_engine *e)
     int owned = 0;
     char opts[256];
     TRY_ST(clmlp_cl_kernel_sources(src, 32, &count, &owned, e->err, sizeof e->err));
-    build_options(&s->t, opts, sizeof opts);
+    clmlp_cl_build_options(&s->t, opts, sizeof opts);
     clmlp_status st = clmlp_cl_build(s->ctx, s->dev, src, count, opts, 0, &s->prog, e->err,
                                      sizeof e->err);
     if (owned)
@@ -463,7 +449,7 @@ clmlp_status clmlp_cl_engine_init(clmlp_engine *e, const char *device, char *err
         return CLMLP_ERR_NOMEM;
     e->impl = s;
     e->ops = &cl_ops;
-    s->t = default_tiles;
+    s->t = clmlp_default_tiles;
     clmlp_status st = open_device(e, device);
     if (st == CLMLP_OK)
         st = build_kernels(e);

@@ -207,3 +207,12 @@ clmlp_status clmlp_cl_launch(cl_command_queue q, cl_kernel k, cl_uint dims,
     CLMLP_CL_TRY(err, errlen, clEnqueueNDRangeKernel(q, k, dims, NULL, glob, local, 0, NULL, ev));
     return CLMLP_OK;
 }
+
+const clmlp_tiles clmlp_default_tiles = {4, 8, 4, 8, 4, 8};
+
+void clmlp_cl_build_options(const clmlp_tiles *t, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "-cl-std=CL1.2 -DFWD_TM=%u -DFWD_TN=%u -DHD_TM=%u -DHD_TN=%u -DWG_TM=%u -DWG_TN=%u",
+             t->fwd_tm, t->fwd_tn, t->hd_tm, t->hd_tn, t->wg_tm, t->wg_tn);
+}

@@ -80,6 +80,15 @@ clmlp_status clmlp_cl_launch(cl_command_queue q, cl_kernel k, cl_uint dims,
                              const size_t *global, const size_t *local, cl_event *ev, char *err,
                              size_t errlen);
 
+/* Register-block shapes of the GEMM kernels (rows x columns of the block one work-item
+ * computes), passed as -D options; see forward_layer.cl, hidden_delta.cl, weight_grad.cl. */
+typedef struct clmlp_tiles {
+    unsigned fwd_tm, fwd_tn, hd_tm, hd_tn, wg_tm, wg_tn;
+} clmlp_tiles;
+extern const clmlp_tiles clmlp_default_tiles;
+/* The one place the build options are made: "-cl-std=CL1.2 -DFWD_TM=4 ...". No fast-math. */
+void clmlp_cl_build_options(const clmlp_tiles *t, char *buf, size_t len);
+
 /* Rounds n up to a multiple of m (m > 0). */
 size_t clmlp_round_up(size_t n, size_t m);
 

@@ -1,0 +1,320 @@
+/* test_kernels.c - every OpenCL kernel against its CPU twin (host/ref) on random inputs of
+ * awkward shapes, with outputs poisoned to NaN and guarded by sentinels.
+ *
+ * Tolerances. The twins sum in double and round once; the kernels sum n float products with
+ * fma. Higham's bound for a float dot product (Accuracy and Stability of Numerical Algorithms,
+ * eq. 3.5) is |err| <= gamma_n * sum |x_i y_i| with gamma_n = n u / (1 - n u), u = 2^-24. We
+ * compute sum |x_i y_i| per element by running the same twin on |inputs|, and allow
+ * (n + 2) u times it (the +2 covers the bias add and the final rounding), plus 16 u |want| for
+ * the activation or derivative evaluated in float (OpenCL allows exp 3 ulp, tanh 5 ulp, and
+ * sigma' = a(1-a) adds 2 more), plus 1e-30 so exact zeros compare. A transposed index, a
+ * skipped term or a wrong activation breaks this bound by orders of magnitude. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/ref_kernels.h"
+#include "testutil.h"
+
+/* B, n_in, n_out: every awkward size in every position, a layer wider than a work-group. */
+static const size_t shapes[][3] = {
+    {1, 1, 1},     {3, 17, 1},    {17, 3, 255},  {255, 784, 17}, {3, 784, 255},
+    {1, 255, 784}, {17, 1, 3},    {255, 17, 10}, {64, 784, 256}, {13, 37, 1000},
+};
+#define N_SHAPES (sizeof shapes / sizeof *shapes)
+static const int acts[] = {CLMLP_ACT_IDENTITY, CLMLP_ACT_SIGMOID, CLMLP_ACT_TANH, CLMLP_ACT_RELU};
+
+static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+
+/* bound[i] = (n + 2) u abs_sum[i] + 16 u |want[i]| + 1e-30 */
+static float *gemm_bound(const float *abs_sum, const float *want, size_t len, size_t n)
+{
+    float *bound = malloc(len * sizeof *bound);
+    ck_assert_ptr_nonnull(bound);
+    for (size_t i = 0; i < len; i++)
+        bound[i] = (float)((double)(n + 2) * TU_U * abs_sum[i] + 16 * TU_U * fabsf(want[i]) + 1e-30);
+    return bound;
+}
+
+START_TEST(forward_layer_matches_twin)
+{
+    size_t B = shapes[_i][0], n_in = shapes[_i][1], n_out = shapes[_i][2];
+    tu_cl t;
+    tu_cl_open(&t);
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, 1000 + (uint64_t)_i);
+    float *A = tu_random(&rng, B * n_in, -1, 1), *W = tu_random(&rng, n_in * n_out, -1, 1);
+    float *b = tu_random(&rng, n_out, -1, 1);
+    float *absA = tu_abs(A, B * n_in), *absW = tu_abs(W, n_in * n_out), *absb = tu_abs(b, n_out);
+    float *want = malloc(B * n_out * 4), *got = malloc(B * n_out * 4), *sum = malloc(B * n_out * 4);
+    ref_forward_layer(absA, absW, absb, sum, B, n_in, n_out, CLMLP_ACT_IDENTITY);
+    cl_mem dA = tu_cl_in(&t, A, B * n_in), dW = tu_cl_in(&t, W, n_in * n_out);
+    cl_mem db = tu_cl_in(&t, b, n_out);
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
+        cl_mem dOut = tu_cl_out(&t, B * n_out);
+        TU_RUN(&t, "forward_layer", div_up(n_out, clmlp_default_tiles.fwd_tn),
+               div_up(B, clmlp_default_tiles.fwd_tm), 8, 8, TU_MEM(dA), TU_MEM(dW), TU_MEM(db),
+               TU_MEM(dOut), TU_U32(B), TU_U32(n_in), TU_U32(n_out), TU_I32(acts[a]));
+        tu_cl_read(&t, dOut, got, B * n_out);
+        ref_forward_layer(A, W, b, want, B, n_in, n_out, acts[a]);
+        float *bound = gemm_bound(sum, want, B * n_out, n_in);
+        ck_assert_msg(tu_close("forward_layer", got, want, B * n_out, bound, 0, 0),
+                      "forward_layer B=%zu n_in=%zu n_out=%zu act=%d", B, n_in, n_out, acts[a]);
+        free(bound);
+        clReleaseMemObject(dOut);
+    }
+    clReleaseMemObject(dA), clReleaseMemObject(dW), clReleaseMemObject(db);
+    free(A), free(W), free(b), free(absA), free(absW), free(absb), free(want), free(got), free(sum);
+    tu_cl_close(&t);
+}
+END_TEST
+
+START_TEST(hidden_delta_matches_twin)
+{
+    size_t B = shapes[_i][0], n_in = shapes[_i][1], n_out = shapes[_i][2];
+    tu_cl t;
+    tu_cl_open(&t);
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, 2000 + (uint64_t)_i);
+    float *D = tu_random(&rng, B * n_out, -1, 1), *W = tu_random(&rng, n_in * n_out, -1, 1);
+    float *Z = tu_random(&rng, B * n_in, -3, 3), *Aprev = malloc(B * n_in * 4);
+    float *absD = tu_abs(D, B * n_out), *absW = tu_abs(W, n_in * n_out);
+    float *want = malloc(B * n_in * 4), *got = malloc(B * n_in * 4), *sum = malloc(B * n_in * 4);
+    ref_hidden_delta(absD, absW, Z, sum, B, n_in, n_out, CLMLP_ACT_IDENTITY);
+    cl_mem dD = tu_cl_in(&t, D, B * n_out), dW = tu_cl_in(&t, W, n_in * n_out);
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
+        for (size_t i = 0; i < B * n_in; i++) /* a real activation, so sigma'(a) is meaningful */
+            Aprev[i] = (float)ref_act_apply(acts[a], Z[i]);
+        cl_mem dA = tu_cl_in(&t, Aprev, B * n_in), dOut = tu_cl_out(&t, B * n_in);
+        TU_RUN(&t, "hidden_delta", div_up(n_in, clmlp_default_tiles.hd_tn),
+               div_up(B, clmlp_default_tiles.hd_tm), 8, 8, TU_MEM(dD), TU_MEM(dW), TU_MEM(dA),
+               TU_MEM(dOut), TU_U32(B), TU_U32(n_in), TU_U32(n_out), TU_I32(acts[a]));
+        tu_cl_read(&t, dOut, got, B * n_in);
+        ref_hidden_delta(D, W, Aprev, want, B, n_in, n_out, acts[a]);
+        float *bound = gemm_bound(sum, want, B * n_in, n_out);
+        ck_assert_msg(tu_close("hidden_delta", got, want, B * n_in, bound, 0, 0),
+                      "hidden_delta B=%zu n_in=%zu n_out=%zu act=%d", B, n_in, n_out, acts[a]);
+        free(bound);
+        clReleaseMemObject(dA), clReleaseMemObject(dOut);
+    }
+    clReleaseMemObject(dD), clReleaseMemObject(dW);
+    free(D), free(W), free(Z), free(Aprev), free(absD), free(absW), free(want), free(got), free(sum);
+    tu_cl_close(&t);
+}
+END_TEST
+
+START_TEST(weight_and_bias_grad_match_twins)
+{
+    size_t B = shapes[_i][0], n_in = shapes[_i][1], n_out = shapes[_i][2];
+    tu_cl t;
+    tu_cl_open(&t);
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, 3000 + (uint64_t)_i);
+    float *A = tu_random(&rng, B * n_in, -1, 1), *D = tu_random(&rng, B * n_out, -1, 1);
+    float *absA = tu_abs(A, B * n_in), *absD = tu_abs(D, B * n_out);
+    float *want = malloc(n_in * n_out * 4), *got = malloc(n_in * n_out * 4);
+    float *sum = malloc(n_in * n_out * 4);
+    cl_mem dA = tu_cl_in(&t, A, B * n_in), dD = tu_cl_in(&t, D, B * n_out);
+    cl_mem dW = tu_cl_out(&t, n_in * n_out), db = tu_cl_out(&t, n_out);
+    TU_RUN(&t, "weight_grad", div_up(n_out, clmlp_default_tiles.wg_tn),
+           div_up(n_in, clmlp_default_tiles.wg_tm), 8, 8, TU_MEM(dA), TU_MEM(dD), TU_MEM(dW),
+           TU_U32(B), TU_U32(n_in), TU_U32(n_out));
+    tu_cl_read(&t, dW, got, n_in * n_out);
+    ref_weight_grad(A, D, want, B, n_in, n_out);
+    ref_weight_grad(absA, absD, sum, B, n_in, n_out);
+    float *bound = gemm_bound(sum, want, n_in * n_out, B);
+    ck_assert_msg(tu_close("weight_grad", got, want, n_in * n_out, bound, 0, 0),
+                  "weight_grad B=%zu n_in=%zu n_out=%zu", B, n_in, n_out);
+    free(bound);
+    TU_RUN(&t, "bias_grad", n_out, 0, 64, 0, TU_MEM(dD), TU_MEM(db), TU_U32(B), TU_U32(n_out));
+    tu_cl_read(&t, db, got, n_out);
+    ref_bias_grad(D, want, B, n_out);
+    ref_bias_grad(absD, sum, B, n_out);
+    bound = gemm_bound(sum, want, n_out, B);
+    ck_assert_msg(tu_close("bias_grad", got, want, n_out, bound, 0, 0), "bias_grad B=%zu n=%zu",
+                  B, n_out);
+    free(bound);
+    clReleaseMemObject(dA), clReleaseMemObject(dD), clReleaseMemObject(dW), clReleaseMemObject(db);
+    free(A), free(D), free(absA), free(absD), free(want), free(got), free(sum);
+    tu_cl_close(&t);
+}
+END_TEST
+
+/* Output deltas: row-wise, n terms. D and loss within 1e-6 absolute plus 1e-5 relative (a
+ * handful of float exp/log evaluations of at most 1000 terms, C02/C15); correctness flags
+ * exactly; positions before `first` must stay unwritten (NaN). */
+static void check_output_delta(size_t B, size_t n, int loss_kind, int act, uint64_t seed)
+{
+    tu_cl t;
+    tu_cl_open(&t);
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, seed);
+    size_t first = 5;
+    float *Z = tu_random(&rng, B * n, -8, 8);
+    int32_t *labels = malloc(B * sizeof *labels);
+    for (size_t b = 0; b < B; b++)
+        labels[b] = (int32_t)clmlp_rng_below(&rng, n);
+    if (loss_kind == CLMLP_LOSS_MSE)
+        for (size_t i = 0; i < B * n; i++)
+            Z[i] = (float)ref_act_apply(act, Z[i]);
+    float *D = malloc(B * n * 4), *Dg = malloc(B * n * 4);
+    float *loss = malloc((first + B) * 4), *lossg = malloc((first + B) * 4);
+    int32_t *ok = malloc((first + B) * 4), *okg = malloc((first + B) * 4);
+    cl_mem dZ = tu_cl_in(&t, Z, B * n), dy = tu_cl_in(&t, labels, B);
+    cl_mem dD = tu_cl_out(&t, B * n), dl = tu_cl_out(&t, first + B), dok = tu_cl_out(&t, first + B);
+    if (loss_kind == CLMLP_LOSS_CE) {
+        TU_RUN(&t, "output_delta_ce", B, 0, 64, 0, TU_MEM(dZ), TU_MEM(dy), TU_MEM(dD), TU_MEM(dl),
+               TU_MEM(dok), TU_U32(B), TU_U32(n), TU_U32(first));
+        ref_output_delta_ce(Z, labels, D, loss, ok, B, n, first);
+    } else {
+        TU_RUN(&t, "output_delta_mse", B, 0, 64, 0, TU_MEM(dZ), TU_MEM(dy), TU_MEM(dD), TU_MEM(dl),
+               TU_MEM(dok), TU_U32(B), TU_U32(n), TU_I32(act), TU_U32(first));
+        ref_output_delta_mse(Z, labels, D, loss, ok, B, n, act, first);
+    }
+    tu_cl_read(&t, dD, Dg, B * n);
+    tu_cl_read(&t, dl, lossg, first + B);
+    tu_cl_read(&t, dok, okg, first + B);
+    ck_assert(tu_close("output delta D", Dg, D, B * n, NULL, 1e-6, 1e-5));
+    ck_assert(tu_close("output delta loss", lossg + first, loss + first, B, NULL, 1e-6, 1e-5));
+    for (size_t i = 0; i < first; i++)
+        ck_assert_msg(isnan(lossg[i]), "loss[%zu] before the batch's first position was written", i);
+    ck_assert_mem_eq(okg + first, ok + first, B * sizeof *ok);
+    clReleaseMemObject(dZ), clReleaseMemObject(dy), clReleaseMemObject(dD);
+    clReleaseMemObject(dl), clReleaseMemObject(dok);
+    free(Z), free(labels), free(D), free(Dg), free(loss), free(lossg), free(ok), free(okg);
+    tu_cl_close(&t);
+}
+
+static const size_t delta_shapes[][2] = {{1, 1}, {3, 10}, {17, 3}, {255, 17}, {1000, 10}, {13, 1000}};
+
+START_TEST(output_delta_ce_matches_twin)
+{
+    check_output_delta(delta_shapes[_i][0], delta_shapes[_i][1], CLMLP_LOSS_CE, CLMLP_ACT_SOFTMAX,
+                       4000 + (uint64_t)_i);
+}
+END_TEST
+
+START_TEST(output_delta_mse_matches_twin)
+{
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; a++)
+        check_output_delta(delta_shapes[_i][0], delta_shapes[_i][1], CLMLP_LOSS_MSE, acts[a],
+                           5000 + (uint64_t)_i);
+}
+END_TEST
+
+START_TEST(softmax_rows_matches_twin)
+{
+    size_t B = delta_shapes[_i][0], n = delta_shapes[_i][1];
+    tu_cl t;
+    tu_cl_open(&t);
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, 6000 + (uint64_t)_i);
+    float *Z = tu_random(&rng, B * n, -50, 50), *P = malloc(B * n * 4), *Pg = malloc(B * n * 4);
+    cl_mem dZ = tu_cl_in(&t, Z, B * n), dP = tu_cl_out(&t, B * n);
+    TU_RUN(&t, "softmax_rows", B, 0, 64, 0, TU_MEM(dZ), TU_MEM(dP), TU_U32(B), TU_U32(n));
+    tu_cl_read(&t, dP, Pg, B * n);
+    ref_softmax_rows(Z, P, B, n);
+    /* probabilities: 1e-6 absolute (C02), relative 1e-5 for the few exp/log in float */
+    ck_assert(tu_close("softmax_rows", Pg, P, B * n, NULL, 1e-6, 1e-5));
+    for (size_t b = 0; b < B; b++) {
+        double s = 0;
+        for (size_t k = 0; k < n; k++)
+            s += Pg[b * n + k];
+        ck_assert_msg(fabs(s - 1.0) < 1e-5 * (1 + n / 100.0), "row %zu sums to %.9g", b, s);
+    }
+    clReleaseMemObject(dZ), clReleaseMemObject(dP);
+    free(Z), free(P), free(Pg);
+    tu_cl_close(&t);
+}
+END_TEST
+
+static const size_t update_sizes[] = {1, 3, 17, 255, 784, 200960};
+
+/* Updates: one or two float operations per element; the twin rounds once from double, so the
+ * kernel may differ by a few ulps of p: 1e-6 relative, 1e-7 absolute. */
+START_TEST(update_kernels_match_twins)
+{
+    size_t n = update_sizes[_i];
+    tu_cl t;
+    tu_cl_open(&t);
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, 7000 + (uint64_t)_i);
+    float *p = tu_random(&rng, n, -1, 1), *g = tu_random(&rng, n, -1, 1);
+    float *m = tu_random(&rng, n, -0.1f, 0.1f), *v = tu_random(&rng, n, 0, 0.01f);
+    float *pw = malloc(n * 4), *mw = malloc(n * 4), *vw = malloc(n * 4), *got = malloc(n * 4);
+    cl_mem dg = tu_cl_in(&t, g, n);
+    for (int kind = 0; kind < 3; kind++) {
+        memcpy(pw, p, n * 4), memcpy(mw, m, n * 4), memcpy(vw, v, n * 4);
+        cl_mem dp = tu_cl_in(&t, p, n), dm = tu_cl_in(&t, m, n), dv = tu_cl_in(&t, v, n);
+        if (kind == 0) {
+            TU_RUN(&t, "sgd_update", n, 0, 256, 0, TU_MEM(dp), TU_MEM(dg), TU_U32(n), TU_F32(0.05f), TU_F32(1e-3f));
+            ref_sgd_update(pw, g, n, 0.05f, 1e-3f);
+        } else if (kind == 1) {
+            TU_RUN(&t, "momentum_update", n, 0, 256, 0, TU_MEM(dp), TU_MEM(dm), TU_MEM(dg), TU_U32(n),
+                   TU_F32(0.05f), TU_F32(0.9f), TU_F32(1e-3f));
+            ref_momentum_update(pw, mw, g, n, 0.05f, 0.9f, 1e-3f);
+        } else {
+            TU_RUN(&t, "adam_update", n, 0, 256, 0, TU_MEM(dp), TU_MEM(dm), TU_MEM(dv), TU_MEM(dg),
+                   TU_U32(n), TU_F32(1e-3f), TU_F32(0.9f), TU_F32(0.999f), TU_F32(1e-8f), TU_F32(0));
+            ref_adam_update(pw, mw, vw, g, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0);
+        }
+        tu_cl_read(&t, dp, got, n);
+        ck_assert_msg(tu_close("update p", got, pw, n, NULL, 1e-7, 1e-6), "update kind %d n=%zu", kind, n);
+        if (kind > 0) {
+            tu_cl_read(&t, dm, got, n);
+            ck_assert(tu_close("update m", got, mw, n, NULL, 1e-7, 1e-6));
+        }
+        clReleaseMemObject(dp), clReleaseMemObject(dm), clReleaseMemObject(dv);
+    }
+    clReleaseMemObject(dg);
+    free(p), free(g), free(m), free(v), free(pw), free(mw), free(vw), free(got);
+    tu_cl_close(&t);
+}
+END_TEST
+
+START_TEST(gather_batch_matches_twin)
+{
+    size_t n = 257, dim = 37, first = 100, count = 13 + _i * 61;
+    tu_cl t;
+    tu_cl_open(&t);
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, 8000);
+    float *X = tu_random(&rng, n * dim, -1, 1);
+    int32_t *y = malloc(n * 4), *yw = malloc(count * 4), *yg = malloc(count * 4);
+    uint32_t *order = malloc(n * 4);
+    for (size_t i = 0; i < n; i++)
+        y[i] = (int32_t)(i % 10), order[i] = (uint32_t)i;
+    clmlp_rng_shuffle(&rng, order, n);
+    float *Xw = malloc(count * dim * 4), *Xg = malloc(count * dim * 4);
+    cl_mem dX = tu_cl_in(&t, X, n * dim), dy = tu_cl_in(&t, y, n), dord = tu_cl_in(&t, order, n);
+    cl_mem oX = tu_cl_out(&t, count * dim), oy = tu_cl_out(&t, count);
+    TU_RUN(&t, "gather_batch", dim, count, 64, 1, TU_MEM(dX), TU_MEM(dy), TU_MEM(dord),
+           TU_U32(first), TU_U32(count), TU_U32(dim), TU_MEM(oX), TU_MEM(oy));
+    tu_cl_read(&t, oX, Xg, count * dim);
+    tu_cl_read(&t, oy, yg, count);
+    ref_gather_batch(X, y, order, first, count, dim, Xw, yw);
+    ck_assert_mem_eq(Xg, Xw, count * dim * 4); /* a copy: exact */
+    ck_assert_mem_eq(yg, yw, count * 4);
+    clReleaseMemObject(dX), clReleaseMemObject(dy), clReleaseMemObject(dord);
+    clReleaseMemObject(oX), clReleaseMemObject(oy);
+    free(X), free(y), free(yw), free(yg), free(order), free(Xw), free(Xg);
+    tu_cl_close(&t);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kernels vs CPU twins");
+    TCase *tc = tcase_create("kernels");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, forward_layer_matches_twin, 0, N_SHAPES);
+    tcase_add_loop_test(tc, hidden_delta_matches_twin, 0, N_SHAPES);
+    tcase_add_loop_test(tc, weight_and_bias_grad_match_twins, 0, N_SHAPES);
+    tcase_add_loop_test(tc, output_delta_ce_matches_twin, 0, 6);
+    tcase_add_loop_test(tc, output_delta_mse_matches_twin, 0, 6);
+    tcase_add_loop_test(tc, softmax_rows_matches_twin, 0, 6);
+    tcase_add_loop_test(tc, update_kernels_match_twins, 0, 6);
+    tcase_add_loop_test(tc, gather_batch_matches_twin, 0, 3);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
