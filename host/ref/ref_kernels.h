@@ -12,23 +12,31 @@
 double ref_act_apply(int act, double z);
 double ref_act_deriv_from_output(int act, double a);
 
-void ref_gather_batch(const float *X_all, const int32_t *labels_all, const uint32_t *order,
-                      size_t first, size_t count, size_t dim, float *X, int32_t *labels);
-void ref_forward_layer(const float *A_prev, const float *W, const float *bias, float *A, size_t B,
-                       size_t n_in, size_t n_out, int act);
-void ref_output_delta_mse(const float *A, const int32_t *labels, float *D, float *loss,
-                          int32_t *correct, size_t B, size_t n, int act, size_t first);
-void ref_output_delta_ce(const float *Z, const int32_t *labels, float *D, float *loss,
-                         int32_t *correct, size_t B, size_t n, size_t first);
-void ref_softmax_rows(const float *Z, float *P, size_t B, size_t n);
-void ref_hidden_delta(const float *D, const float *W, const float *A_prev, float *D_prev, size_t B,
-                      size_t n_in, size_t n_out, int act_prev);
-void ref_weight_grad(const float *A_prev, const float *D, float *dW, size_t B, size_t n_in,
-                     size_t n_out);
-void ref_bias_grad(const float *D, float *db, size_t B, size_t n);
-void ref_sgd_update(float *p, const float *g, size_t n, float lr, float l2);
-void ref_momentum_update(float *p, float *v, const float *g, size_t n, float lr, float mu, float l2);
-void ref_adam_update(float *p, float *m, float *v, const float *g, size_t n, float lr_t,
-                     float beta1, float beta2, float eps_t, float l2);
+/* The kernels' twins are declared once for a scalar type; REF_KERNELS_DECLARE(float, REF_F)
+ * gives ref_* and (double, REF_D) gives refd_*, the double copies used by the gradient check.
+ * Labels and the order stay integer in both. */
+#define REF_KERNELS_DECLARE(REAL, REF) \
+void REF(gather_batch)(const REAL *X_all, const int32_t *labels_all, const uint32_t *order, \
+                      size_t first, size_t count, size_t dim, REAL *X, int32_t *labels); \
+void REF(forward_layer)(const REAL *A_prev, const REAL *W, const REAL *bias, REAL *A, size_t B, \
+                       size_t n_in, size_t n_out, int act); \
+void REF(output_delta_mse)(const REAL *A, const int32_t *labels, REAL *D, REAL *loss, \
+                          int32_t *correct, size_t B, size_t n, int act, size_t first); \
+void REF(output_delta_ce)(const REAL *Z, const int32_t *labels, REAL *D, REAL *loss, \
+                         int32_t *correct, size_t B, size_t n, size_t first); \
+void REF(softmax_rows)(const REAL *Z, REAL *P, size_t B, size_t n); \
+void REF(hidden_delta)(const REAL *D, const REAL *W, const REAL *A_prev, REAL *D_prev, size_t B, \
+                      size_t n_in, size_t n_out, int act_prev); \
+void REF(weight_grad)(const REAL *A_prev, const REAL *D, REAL *dW, size_t B, size_t n_in, \
+                     size_t n_out); \
+void REF(bias_grad)(const REAL *D, REAL *db, size_t B, size_t n); \
+void REF(sgd_update)(REAL *p, const REAL *g, size_t n, REAL lr, REAL l2); \
+void REF(momentum_update)(REAL *p, REAL *v, const REAL *g, size_t n, REAL lr, REAL mu, REAL l2); \
+void REF(adam_update)(REAL *p, REAL *m, REAL *v, const REAL *g, size_t n, REAL lr_t, \
+                     REAL beta1, REAL beta2, REAL eps_t, REAL l2);
+#define REF_F(name) ref_##name
+#define REF_D(name) refd_##name
+REF_KERNELS_DECLARE(float, REF_F)
+REF_KERNELS_DECLARE(double, REF_D)
 
 #endif
