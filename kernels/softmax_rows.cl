@@ -1,5 +1,5 @@
 /* softmax_rows.cl - row-wise softmax of logits, for predictions.
- *   P[b,k] = exp(z_k - lse(z)),  lse through the row maximum (no overflow, C02)
+ *   P[b,k] = exp((z_k - m) - log sum_j exp(z_j - m)),  m = max_j z_j (no overflow, C02)
  * Shapes: Z B x n, P B x n (=). One work-item per row (sample). Twin: ref_softmax_rows. */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
@@ -18,7 +18,7 @@ __kernel void softmax_rows(__global const float *restrict Z, __global float *res
         m = fmax(m, z[k]);
     for (uint k = 0; k < n; k++)
         s += exp(z[k] - m);
-    float lse = m + log(s);
+    float ls = log(s);
     for (uint k = 0; k < n; k++)
-        p[k] = exp(z[k] - lse);
+        p[k] = exp((z[k] - m) - ls);
 }
