@@ -1,0 +1,92 @@
+/* cli_common.h - what the clmlp subcommands share: error printing, strict number parsing, the
+ * train/compare option table, data loading, network building and device choice. */
+#ifndef CLMLP_CLI_COMMON_H
+#define CLMLP_CLI_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clmlp.h"
+#include "data/dataset.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+/* Returned by option parsing when --help was printed: the command exits 0. */
+#define CLI_EXIT_HELP (-1)
+
+#define CLI_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+/* Everything `train` and `compare` accept; a field is 0/NULL when the option was not given. */
+typedef struct cli_cfg {
+    const char *cmd;             /* "train" or "compare", for messages */
+    int is_compare;
+    /* data */
+    const char *data_dir, *train_csv, *test_csv;
+    clmlp_csv_options csv;
+    size_t limit;                /* 0: all training samples */
+    int standardize;
+    /* network */
+    const char *layers, *act, *out_act;
+    clmlp_loss loss;
+    clmlp_init init;
+    int init_set;
+    uint64_t seed;
+    /* training */
+    unsigned epochs;
+    size_t batch;
+    clmlp_hyper hyper;
+    double val_fraction;
+    unsigned patience;
+    const char *device, *save, *log;
+    int quiet;
+    /* compare */
+    unsigned steps;
+    double rtol, atol;
+    int every_step;
+} cli_cfg;
+
+/* Prints "clmlp CMD: MESSAGE" on stderr. */
+void cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the error and "Try 'clmlp CMD --help'."; returns CLI_EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Whole numbers in [min, max] and finite reals in [min, max]; on a bad value they print a usage
+ * error naming the option and return 0. */
+int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max,
+                  uint64_t *out);
+int cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
+                     double *out);
+/* --header yes|no|auto into 1/0/-1. */
+int cli_parse_header(const char *cmd, const char *s, int *out);
+
+/* Defaults of train (is_compare 0) or compare (1). */
+void cli_cfg_defaults(cli_cfg *c, const char *cmd, int is_compare);
+/* Parses argv (argv[0] is the subcommand) into c. Returns CLI_EXIT_OK, CLI_EXIT_USAGE or
+ * CLI_EXIT_HELP (help text already printed). */
+int cli_cfg_parse(cli_cfg *c, int argc, char **argv, const char *help);
+
+/* Loads the training set and, when there is one, the test set; applies --limit. Prints the
+ * error and returns CLI_EXIT_FAIL on failure (nothing to free then). */
+int cli_load_train_test(const cli_cfg *c, clmlp_dataset *train, clmlp_dataset *test);
+/* Builds and initialises the network from --layers/--act/--loss/--init/--seed, checking it
+ * against the data; without --layers: data width, 256, 128, number of classes. */
+int cli_build_net(const cli_cfg *c, const clmlp_dataset *train, const clmlp_dataset *test,
+                  clmlp_net **out);
+/* Loads evaluation data: a CSV file, else the test split of an MNIST-format folder. */
+int cli_load_eval_data(const char *cmd, const char *data_dir, const char *csv_path,
+                       const clmlp_csv_options *csv, clmlp_dataset *out);
+/* Checks data width and labels against a network. */
+int cli_check_data(const char *cmd, const clmlp_dataset *d, const char *what,
+                   const clmlp_net *net);
+
+/* "cpu"/"ref" (also via $CLMLP_DEVICE when device is NULL) mean the CPU reference backend. */
+clmlp_backend cli_backend(const char *device);
+/* Creates an engine, printing the error; returns CLI_EXIT_OK or CLI_EXIT_FAIL. */
+int cli_engine(const char *cmd, const char *device, const clmlp_net *net,
+               const clmlp_hyper *hyper, size_t batch, clmlp_engine **out);
+
+/* Comma-separated activations, one for every hidden layer or one per hidden layer. */
+int cli_parse_acts(const char *cmd, const char *list, int n_hidden, clmlp_act *act);
+
+#endif

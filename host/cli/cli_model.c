@@ -1,0 +1,81 @@
+/* cli_model.c - loading a saved model and running it on data, for eval and predict. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_common.h"
+#include "cli_model.h"
+
+int cli_model_load(const char *cmd, const char *path, cli_model *m)
+{
+    char err[1024];
+    memset(m, 0, sizeof *m);
+    if (clmlp_model_load(path, &m->net, &m->meta, err, sizeof err) != CLMLP_OK) {
+        cli_err(cmd, "%s", err);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+void cli_model_free(cli_model *m)
+{
+    clmlp_net_free(m->net);
+    clmlp_model_meta_free(&m->meta);
+    m->net = NULL;
+}
+
+int cli_model_prepare_data(const char *cmd, const cli_model *m, clmlp_dataset *d, int labelled)
+{
+    size_t in = m->net->sizes[0];
+    if (d->dim != in) {
+        cli_err(cmd, "the data has %zu features per sample but the model's input layer has %zu",
+                d->dim, in);
+        return CLI_EXIT_FAIL;
+    }
+    if (labelled) {
+        int rc = cli_check_data(cmd, d, "input", m->net);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+    }
+    if (m->meta.norm_dim)
+        clmlp_dataset_standardize(d, m->meta.norm_mean, m->meta.norm_std);
+    return CLI_EXIT_OK;
+}
+
+int cli_model_predict(const char *cmd, const cli_model *m, const char *device,
+                      const clmlp_dataset *d, FILE *announce, float **P)
+{
+    size_t k = m->net->sizes[m->net->n_layers];
+    size_t batch = d->n < 1024 ? (d->n ? d->n : 1) : 1024; /* predict works in chunks of this */
+    clmlp_hyper h = clmlp_hyper_default();
+    clmlp_engine *e = NULL;
+    *P = NULL;
+    if (d->n > SIZE_MAX / sizeof(float) / k) {
+        cli_err(cmd, "too many samples");
+        return CLI_EXIT_FAIL;
+    }
+    int rc = cli_engine(cmd, device, m->net, &h, batch, &e);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (announce)
+        fprintf(announce, "device: %s\n", clmlp_engine_device_name(e));
+    *P = malloc((d->n ? d->n : 1) * k * sizeof **P);
+    clmlp_status st = *P ? clmlp_engine_predict(e, d->X, d->n, *P) : CLMLP_ERR_NOMEM;
+    if (st != CLMLP_OK) {
+        cli_err(cmd, "prediction failed: %s",
+                *P ? clmlp_engine_error(e) : "out of memory for the outputs");
+        free(*P);
+        *P = NULL;
+        rc = CLI_EXIT_FAIL;
+    }
+    clmlp_engine_free(e);
+    return rc;
+}
+
+size_t cli_argmax(const float *p, size_t k)
+{
+    size_t best = 0;
+    for (size_t j = 1; j < k; j++)
+        if (p[j] > p[best])
+            best = j;
+    return best;
+}

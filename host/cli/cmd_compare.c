@@ -1,0 +1,254 @@
+/* cmd_compare.c - `clmlp compare`: the same network, data and batch order stepped on an OpenCL
+ * device and on the CPU reference, comparing every intermediate buffer after each step. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_cmds.h"
+#include "cli_common.h"
+#include "rng.h"
+
+static const char compare_help[] =
+    "Usage: clmlp compare [OPTIONS]\n"
+    "Builds one initial network, then runs the same K training steps (same batches, same\n"
+    "order) on an OpenCL device and on the CPU reference backend. After each step it compares,\n"
+    "per layer, the activations, deltas, weight gradients, bias gradients and updated weights:\n"
+    "max |a-b|, max |a-b|/|b|, and pass/fail of |a-b| <= atol + rtol*|b| for every element\n"
+    "(a: OpenCL, b: reference). Exits 1 when any element fails.\n"
+    "\n"
+    "Float32 results differ by summation order, so the tolerances are not zero, and the\n"
+    "differences grow with every step (they feed into the next step's weights): expect to\n"
+    "loosen --rtol/--atol for long runs, and compare few steps to check kernels.\n"
+    "\n"
+    "  --steps K       training steps to run (default 3)\n"
+    "  --rtol R        relative tolerance (default 1e-4)\n"
+    "  --atol A        absolute tolerance (default 1e-5)\n"
+    "  --every-step    print the full table after every step (default: a one-line summary per\n"
+    "                  step and the full table after the last)\n"
+    "  --limit N       training samples used (default 512; 0: all)\n"
+    "  --device D      OpenCL device index or name substring (default as train)\n"
+    "Network and data options are those of 'clmlp train' (--data, --train-csv, --layers,\n"
+    "--act, --loss, --out-act, --init, --seed, --batch, --optimizer, --lr, --momentum, --l2,\n"
+    "--standardize, --label-column, --header); the default is the default network on the first\n"
+    "512 samples of " CLI_DEFAULT_DATA ", batch 128.\n"
+    "  --help          show this help\n";
+
+static const char *kind_names[] = {"activation", "delta", "grad_W", "grad_b", "weight"};
+#define N_KINDS 5
+
+typedef struct diff {
+    size_t n;
+    double max_abs, max_rel, worst; /* worst: max |a-b| / (atol + rtol |b|) */
+    size_t bad;
+} diff;
+
+static diff compare_arrays(const float *a, const float *b, size_t n, double rtol, double atol)
+{
+    diff d = {n, 0.0, 0.0, 0.0, 0};
+    for (size_t i = 0; i < n; i++) {
+        double x = a[i], y = b[i], e = fabs(x - y), tol = atol + rtol * fabs(y);
+        if (!isfinite(x) || !isfinite(y))
+            e = INFINITY; /* NaN compares false with everything: count it as a failure */
+        if (e > d.max_abs)
+            d.max_abs = e;
+        if (y != 0.0 && e / fabs(y) > d.max_rel)
+            d.max_rel = e / fabs(y);
+        double r = tol > 0.0 ? e / tol : (e > 0.0 ? INFINITY : 0.0);
+        if (r > d.worst)
+            d.worst = r;
+        d.bad += !(e <= tol);
+    }
+    return d;
+}
+
+typedef struct cmp_job {
+    cli_cfg cfg;
+    clmlp_dataset train, test;
+    clmlp_net *net;
+    clmlp_engine *cl, *ref;
+    uint32_t *order;
+    float *bufa, *bufb;
+    size_t cap;
+    clmlp_rng rng;
+    size_t rows_bad, rows;
+} cmp_job;
+
+static void job_free(cmp_job *j)
+{
+    clmlp_engine_free(j->cl);
+    clmlp_engine_free(j->ref);
+    clmlp_net_free(j->net);
+    clmlp_dataset_free(&j->train);
+    clmlp_dataset_free(&j->test);
+    free(j->order);
+    free(j->bufa);
+    free(j->bufb);
+}
+
+static int engine_fail(cmp_job *j, clmlp_engine *e, const char *what)
+{
+    cli_err(j->cfg.cmd, "%s (%s): %s", what, clmlp_engine_device_name(e), clmlp_engine_error(e));
+    return CLI_EXIT_FAIL;
+}
+
+static int allocate(cmp_job *j)
+{
+    const clmlp_net *n = j->net;
+    size_t b = j->cfg.batch < j->train.n ? j->cfg.batch : j->train.n;
+    j->cap = 1;
+    for (int l = 0; l < n->n_layers; l++) {
+        size_t w = n->sizes[l] * n->sizes[l + 1], a = b * n->sizes[l + 1];
+        j->cap = w > j->cap ? w : j->cap;
+        j->cap = a > j->cap ? a : j->cap;
+    }
+    j->order = malloc(j->train.n * sizeof *j->order);
+    j->bufa = malloc(j->cap * sizeof *j->bufa);
+    j->bufb = malloc(j->cap * sizeof *j->bufb);
+    if (!j->order || !j->bufa || !j->bufb) {
+        cli_err(j->cfg.cmd, "out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int prepare(cmp_job *j)
+{
+    if (cli_backend(j->cfg.device) == CLMLP_BACKEND_REF) {
+        cli_err(j->cfg.cmd, "compare needs an OpenCL device to compare with the CPU reference; "
+                "--device (or $CLMLP_DEVICE) names the reference itself");
+        return CLI_EXIT_FAIL;
+    }
+    int rc = cli_load_train_test(&j->cfg, &j->train, &j->test);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_build_net(&j->cfg, &j->train, &j->test, &j->net);
+    if (rc == CLI_EXIT_OK && j->cfg.standardize) {
+        float *mean = malloc(j->train.dim * sizeof *mean), *sd = malloc(j->train.dim * sizeof *sd);
+        if (mean && sd) {
+            clmlp_dataset_moments(&j->train, mean, sd);
+            clmlp_dataset_standardize(&j->train, mean, sd);
+        } else {
+            cli_err(j->cfg.cmd, "out of memory");
+            rc = CLI_EXIT_FAIL;
+        }
+        free(mean);
+        free(sd);
+    }
+    if (rc == CLI_EXIT_OK)
+        rc = allocate(j);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_engine(j->cfg.cmd, j->cfg.device, j->net, &j->cfg.hyper, j->cfg.batch, &j->cl);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_engine(j->cfg.cmd, "cpu", j->net, &j->cfg.hyper, j->cfg.batch, &j->ref);
+    clmlp_engine *both[2] = {j->cl, j->ref};
+    for (int i = 0; i < 2 && rc == CLI_EXIT_OK; i++)
+        if (clmlp_engine_set_data(both[i], j->train.X, j->train.labels, j->train.n,
+                                  j->train.dim) != CLMLP_OK)
+            rc = engine_fail(j, both[i], "cannot load the data");
+    return rc;
+}
+
+/* A new shuffled order on both engines, as train does at the start of an epoch. */
+static int new_epoch(cmp_job *j)
+{
+    for (size_t i = 0; i < j->train.n; i++)
+        j->order[i] = (uint32_t)i;
+    clmlp_rng_shuffle(&j->rng, j->order, j->train.n);
+    clmlp_engine *both[2] = {j->cl, j->ref};
+    for (int i = 0; i < 2; i++)
+        if (clmlp_engine_set_order(both[i], j->order, j->train.n) != CLMLP_OK)
+            return engine_fail(j, both[i], "cannot set the sample order");
+    return CLI_EXIT_OK;
+}
+
+static int read_pair(cmp_job *j, clmlp_buffer_kind k, int l, size_t *len)
+{
+    size_t lb = 0;
+    if (clmlp_engine_read_buffer(j->cl, k, l, j->bufa, j->cap, len) != CLMLP_OK)
+        return engine_fail(j, j->cl, "cannot read a buffer");
+    if (clmlp_engine_read_buffer(j->ref, k, l, j->bufb, j->cap, &lb) != CLMLP_OK)
+        return engine_fail(j, j->ref, "cannot read a buffer");
+    if (lb != *len) {
+        cli_err(j->cfg.cmd, "buffer lengths differ: %zu and %zu", *len, lb);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Compares every buffer of every layer after one step; prints the table when `table`. */
+static int compare_step(cmp_job *j, unsigned step, size_t count, int table)
+{
+    double worst = 0.0;
+    size_t bad_rows = 0, rows = 0;
+    if (table)
+        printf("step %u (batch of %zu)\n  %-5s %-10s %9s %12s %12s %10s  %s\n", step, count,
+               "layer", "buffer", "elements", "max_abs", "max_rel", "worst/tol", "result");
+    for (int l = 0; l < j->net->n_layers; l++)
+        for (int k = 0; k < N_KINDS; k++) {
+            size_t len = 0;
+            int rc = read_pair(j, (clmlp_buffer_kind)k, l, &len);
+            if (rc != CLI_EXIT_OK)
+                return rc;
+            diff d = compare_arrays(j->bufa, j->bufb, len, j->cfg.rtol, j->cfg.atol);
+            rows++;
+            bad_rows += d.bad != 0;
+            worst = d.worst > worst ? d.worst : worst;
+            if (table)
+                printf("  %-5d %-10s %9zu %12.3e %12.3e %10.3g  %s\n", l + 1, kind_names[k], d.n,
+                       d.max_abs, d.max_rel, d.worst, d.bad ? "FAIL" : "pass");
+        }
+    if (!table)
+        printf("step %u: %zu of %zu rows fail; worst |a-b|/tol %.3g\n", step, bad_rows, rows,
+               worst);
+    j->rows += rows;
+    j->rows_bad += bad_rows;
+    return CLI_EXIT_OK;
+}
+
+static int run_steps(cmp_job *j)
+{
+    size_t n = j->train.n, batch = j->cfg.batch, first = n;
+    clmlp_rng_seed(&j->rng, j->cfg.seed);
+    for (unsigned s = 1; s <= j->cfg.steps; s++) {
+        if (first >= n) {
+            int rc = new_epoch(j);
+            if (rc != CLI_EXIT_OK)
+                return rc;
+            first = 0;
+        }
+        size_t count = n - first < batch ? n - first : batch;
+        if (clmlp_engine_train_batch(j->cl, first, count) != CLMLP_OK)
+            return engine_fail(j, j->cl, "training step failed");
+        if (clmlp_engine_train_batch(j->ref, first, count) != CLMLP_OK)
+            return engine_fail(j, j->ref, "training step failed");
+        int rc = compare_step(j, s, count, j->cfg.every_step || s == j->cfg.steps);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        first += count;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    cmp_job j;
+    memset(&j, 0, sizeof j);
+    cli_cfg_defaults(&j.cfg, "compare", 1);
+    int rc = cli_cfg_parse(&j.cfg, argc, argv, compare_help);
+    if (rc != CLI_EXIT_OK)
+        return rc == CLI_EXIT_HELP ? CLI_EXIT_OK : rc;
+    rc = prepare(&j);
+    if (rc == CLI_EXIT_OK) {
+        printf("comparing %s against %s: %zu samples, batch %zu, %u steps, rtol %g, atol %g\n",
+               clmlp_engine_device_name(j.cl), clmlp_engine_device_name(j.ref), j.train.n,
+               j.cfg.batch, j.cfg.steps, j.cfg.rtol, j.cfg.atol);
+        rc = run_steps(&j);
+    }
+    if (rc == CLI_EXIT_OK) {
+        printf("%s: %zu of %zu rows out of tolerance\n", j.rows_bad ? "FAIL" : "PASS", j.rows_bad,
+               j.rows);
+        rc = j.rows_bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    }
+    job_free(&j);
+    return rc;
+}

@@ -1,0 +1,350 @@
+/* cmd_train.c - `clmlp train`: load data, build a network, train it on a device with per-epoch
+ * lines (and a progress bar on terminals), an optional CSV log, and save the model on success. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_common.h"
+#include "cli_cmds.h"
+#include "model_io.h"
+#include "train.h"
+
+static const char train_help[] =
+    "Usage: clmlp train [OPTIONS]\n"
+    "Trains a fully connected network with backpropagation on an OpenCL device (or the CPU\n"
+    "reference) and prints one line per epoch.\n"
+    "\n"
+    "Data (default: --data " CLI_DEFAULT_DATA "):\n"
+    "  --data DIR            MNIST-format folder (train-* and t10k-* IDX files, .gz or not)\n"
+    "  --train-csv FILE      CSV training set: one sample per line, label + features\n"
+    "  --test-csv FILE       CSV test set, evaluated after every epoch\n"
+    "  --label-column N      0-based column of the label in CSV files (default 0)\n"
+    "  --header yes|no|auto  whether CSV files start with a header line (default auto)\n"
+    "  --limit N             train on the first N training samples only (0: all)\n"
+    "  --standardize         scale every feature to mean 0, std 1 (training-set moments, saved\n"
+    "                        with the model)\n"
+    "Network:\n"
+    "  --layers LIST         unit counts, input first, e.g. 784,256,128,10 (default: data width,\n"
+    "                        256, 128, number of classes); the input must match the data\n"
+    "  --act A[,A...]        hidden activation: tanh, sigmoid or relu, one for all hidden layers\n"
+    "                        or one per hidden layer (default relu)\n"
+    "  --loss ce|mse         ce: softmax output with cross-entropy (default); mse: squared error\n"
+    "  --out-act A           output activation for --loss mse (default sigmoid)\n"
+    "  --init xavier|he|uniform  weight initialisation (default he for relu, else xavier)\n"
+    "  --seed N              seeds initialisation and shuffling (default 0); same seed, same\n"
+    "                        device: identical model\n"
+    "Training:\n"
+    "  --epochs N            (default 15)\n"
+    "  --batch N             mini-batch size (default 128); the last batch may be smaller\n"
+    "  --optimizer sgd|momentum|adam  (default momentum)\n"
+    "  --lr X                learning rate (default 0.05; 0.001 for adam)\n"
+    "  --momentum X          (default 0.9)\n"
+    "  --l2 X                L2 weight decay (default 0)\n"
+    "  --val-fraction F      hold out the last F of the training set for validation\n"
+    "  --patience N          stop after N epochs without a better validation loss and keep the\n"
+    "                        best epoch's parameters (needs --val-fraction)\n"
+    "Device and output:\n"
+    "  --device D            OpenCL device index or name substring, or cpu (the CPU reference);\n"
+    "                        default $CLMLP_DEVICE, else the first GPU, else the first device\n"
+    "  --save FILE           write the trained model (only when training succeeded)\n"
+    "  --log FILE            write per-epoch metrics as CSV\n"
+    "  --quiet               print only the final summary\n"
+    "  --help                show this help\n";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Output state shared by the two callbacks. */
+typedef struct train_ui {
+    FILE *log;
+    int quiet;
+    int bar;          /* stdout is a terminal: draw a progress bar */
+    int bar_shown;
+    size_t last_tick;
+    clmlp_epoch_report last; /* the last epoch, for the summary */
+} train_ui;
+
+static int on_progress(unsigned epoch, size_t done, size_t total, void *user)
+{
+    train_ui *ui = user;
+    if (!ui->bar || ui->quiet)
+        return interrupted;
+    size_t tick = total ? done * 40 / total : 40;
+    if (tick != ui->last_tick || !ui->bar_shown) {
+        char bar[41];
+        memset(bar, '#', tick);
+        memset(bar + tick, '.', 40 - tick);
+        bar[40] = '\0';
+        printf("\repoch %3u [%s] %zu/%zu", epoch, bar, done, total);
+        fflush(stdout);
+        ui->bar_shown = 1;
+        ui->last_tick = tick;
+    }
+    return interrupted;
+}
+
+static void print_epoch(const clmlp_epoch_report *r)
+{
+    printf("epoch %3u/%u  loss %.4g  train acc %.4f", r->epoch, r->epochs, r->train_loss,
+           r->train_acc);
+    if (r->has_val)
+        printf("  val loss %.4f  val acc %.4f%s", r->val_loss, r->val_acc, r->improved ? " *" : "");
+    if (r->has_test)
+        printf("  test acc %.4f", r->test_acc);
+    printf("  %6.2f s  %8.0f samples/s\n", r->train_seconds + r->eval_seconds, r->samples_per_s);
+}
+
+static void log_epoch(FILE *f, const clmlp_epoch_report *r)
+{
+    fprintf(f, "%u,%.6f,%.6f,", r->epoch, r->train_loss, r->train_acc);
+    if (r->has_val)
+        fprintf(f, "%.6f,%.6f,", r->val_loss, r->val_acc);
+    else
+        fputs(",,", f);
+    if (r->has_test)
+        fprintf(f, "%.6f,%.6f,", r->test_loss, r->test_acc);
+    else
+        fputs(",,", f);
+    fprintf(f, "%.3f,%.1f\n", r->train_seconds + r->eval_seconds, r->samples_per_s);
+    fflush(f);
+}
+
+static int on_epoch(const clmlp_epoch_report *r, void *user)
+{
+    train_ui *ui = user;
+    ui->last = *r;
+    if (ui->bar_shown) {
+        printf("\r\033[K"); /* clear the bar before the epoch's line */
+        ui->bar_shown = 0;
+    }
+    if (!ui->quiet) {
+        print_epoch(r);
+        fflush(stdout);
+    }
+    if (ui->log)
+        log_epoch(ui->log, r);
+    return interrupted;
+}
+
+/* Everything a run owns, freed in one place. */
+typedef struct train_job {
+    cli_cfg cfg;
+    clmlp_dataset train, test;
+    clmlp_net *net;
+    clmlp_engine *engine;
+    float *mean, *std;
+    train_ui ui;
+} train_job;
+
+static void job_free(train_job *j)
+{
+    clmlp_engine_free(j->engine);
+    clmlp_net_free(j->net);
+    clmlp_dataset_free(&j->train);
+    clmlp_dataset_free(&j->test);
+    free(j->mean);
+    free(j->std);
+    if (j->ui.log)
+        fclose(j->ui.log);
+}
+
+static int standardize(train_job *j)
+{
+    size_t dim = j->train.dim;
+    j->mean = malloc(dim * sizeof *j->mean);
+    j->std = malloc(dim * sizeof *j->std);
+    if (!j->mean || !j->std) {
+        cli_err(j->cfg.cmd, "out of memory for the standardisation moments");
+        return CLI_EXIT_FAIL;
+    }
+    clmlp_dataset_moments(&j->train, j->mean, j->std);
+    clmlp_dataset_standardize(&j->train, j->mean, j->std);
+    clmlp_dataset_standardize(&j->test, j->mean, j->std);
+    return CLI_EXIT_OK;
+}
+
+/* Fails early, before minutes of training, when the model's folder cannot take the file. */
+static int check_save_path(const char *cmd, const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t len = slash ? (size_t)(slash - path) : 0;
+    if (len >= sizeof dir) {
+        cli_err(cmd, "--save: path too long");
+        return CLI_EXIT_FAIL;
+    }
+    if (slash && len == 0)
+        strcpy(dir, "/");
+    else if (slash)
+        memcpy(dir, path, len), dir[len] = '\0';
+    else
+        strcpy(dir, ".");
+    if (access(dir, W_OK | X_OK) != 0) {
+        cli_err(cmd, "--save %s: cannot write into folder %s", path, dir);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int open_log(train_job *j)
+{
+    if (!j->cfg.log)
+        return CLI_EXIT_OK;
+    j->ui.log = fopen(j->cfg.log, "w");
+    if (!j->ui.log) {
+        cli_err(j->cfg.cmd, "--log %s: cannot open for writing", j->cfg.log);
+        return CLI_EXIT_FAIL;
+    }
+    fputs("epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds,"
+          "samples_per_s\n", j->ui.log);
+    return CLI_EXIT_OK;
+}
+
+static int prepare(train_job *j)
+{
+    int rc = cli_load_train_test(&j->cfg, &j->train, &j->test);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_build_net(&j->cfg, &j->train, &j->test, &j->net);
+    if (rc == CLI_EXIT_OK && j->cfg.standardize)
+        rc = standardize(j);
+    if (rc == CLI_EXIT_OK && j->cfg.save)
+        rc = check_save_path(j->cfg.cmd, j->cfg.save);
+    if (rc == CLI_EXIT_OK)
+        rc = open_log(j);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_engine(j->cfg.cmd, j->cfg.device, j->net, &j->cfg.hyper, j->cfg.batch,
+                        &j->engine);
+    return rc;
+}
+
+static void print_setup(const train_job *j)
+{
+    const clmlp_net *n = j->net;
+    const cli_cfg *c = &j->cfg;
+    static const char *opt_names[] = {"sgd", "momentum", "adam"};
+    printf("device: %s\n", clmlp_engine_device_name(j->engine));
+    if (c->quiet)
+        return;
+    printf("network: ");
+    for (int l = 0; l <= n->n_layers; l++)
+        printf("%s%zu", l ? "-" : "", n->sizes[l]);
+    printf(" (%s hidden, %s output, %s loss, %zu parameters)\n",
+           n->n_layers > 1 ? clmlp_act_name(n->act[0]) : "no", clmlp_act_name(n->act[n->n_layers - 1]),
+           clmlp_loss_name(n->loss), n->n_params);
+    printf("training: %zu samples, test: %zu, batch %zu, %u epochs, %s lr %g", j->train.n,
+           j->test.n, c->batch, c->epochs, opt_names[c->hyper.optimizer], (double)c->hyper.lr);
+    if (c->hyper.optimizer == CLMLP_OPT_MOMENTUM)
+        printf(" momentum %g", (double)c->hyper.momentum);
+    if (c->hyper.l2 > 0.0f)
+        printf(" l2 %g", (double)c->hyper.l2);
+    printf(", seed %llu\n", (unsigned long long)c->seed);
+    fflush(stdout);
+}
+
+static int save_model(train_job *j, const clmlp_net *best, const clmlp_train_result *res)
+{
+    clmlp_model_meta meta;
+    char err[1024];
+    memset(&meta, 0, sizeof meta);
+    meta.seed = j->cfg.seed;
+    snprintf(meta.device, sizeof meta.device, "%s", clmlp_engine_device_name(j->engine));
+    meta.epochs = res->best_epoch;
+    if (j->mean) {
+        meta.norm_dim = j->train.dim;
+        meta.norm_mean = j->mean;
+        meta.norm_std = j->std;
+    }
+    if (clmlp_model_save(j->cfg.save, best, &meta, err, sizeof err) != CLMLP_OK) {
+        cli_err(j->cfg.cmd, "%s", err);
+        return CLI_EXIT_FAIL;
+    }
+    printf("model saved to %s\n", j->cfg.save);
+    return CLI_EXIT_OK;
+}
+
+static void print_summary(const train_job *j, const clmlp_train_result *res)
+{
+    printf("final train loss %.4g, train accuracy %.4f; ", j->ui.last.train_loss,
+           j->ui.last.train_acc);
+    if (res->best_test_epoch)
+        printf("best test accuracy %.4f (epoch %u)", res->best_test_acc, res->best_test_epoch);
+    else
+        printf("no test set");
+    if (j->cfg.val_fraction > 0.0) {
+        printf("; kept epoch %u (val loss %.4f", res->best_epoch, res->best_val_loss);
+        if (res->best_test_epoch)
+            printf(", test acc %.4f", res->final_test_acc);
+        printf(")%s", res->stopped_early ? ", stopped early" : "");
+    }
+    printf("; total time %.1f s\n", res->seconds);
+}
+
+static int run_training(train_job *j)
+{
+    clmlp_train_options opt = clmlp_train_options_default();
+    opt.epochs = j->cfg.epochs;
+    opt.batch = j->cfg.batch;
+    opt.seed = j->cfg.seed;
+    opt.val_fraction = j->cfg.val_fraction;
+    opt.patience = j->cfg.patience;
+    opt.hyper = j->cfg.hyper;
+    opt.on_epoch = on_epoch;
+    opt.on_progress = on_progress;
+    opt.user = &j->ui;
+    j->ui.quiet = j->cfg.quiet;
+    j->ui.bar = isatty(STDOUT_FILENO);
+
+    clmlp_net *best = NULL;
+    if (clmlp_net_clone(&best, j->net) != CLMLP_OK) {
+        cli_err(j->cfg.cmd, "out of memory for the network");
+        return CLI_EXIT_FAIL;
+    }
+    char err[2048];
+    clmlp_train_result res;
+    clmlp_status st = clmlp_train(j->engine, &j->train, j->test.n ? &j->test : NULL, &opt, best,
+                                  &res, err, sizeof err);
+    if (j->ui.bar_shown)
+        printf("\n");
+    int rc = CLI_EXIT_OK;
+    if (st != CLMLP_OK) {
+        cli_err(j->cfg.cmd, "%s%s", err, j->cfg.save ? "; model not saved" : "");
+        rc = st == CLMLP_ERR_INTERRUPTED ? 130 : CLI_EXIT_FAIL;
+    } else {
+        print_summary(j, &res);
+        if (j->cfg.save)
+            rc = save_model(j, best, &res);
+    }
+    clmlp_net_free(best);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_job j;
+    memset(&j, 0, sizeof j);
+    cli_cfg_defaults(&j.cfg, "train", 0);
+    int rc = cli_cfg_parse(&j.cfg, argc, argv, train_help);
+    if (rc != CLI_EXIT_OK)
+        return rc == CLI_EXIT_HELP ? CLI_EXIT_OK : rc;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL); /* the first stops after the batch in flight, without saving */
+
+    rc = prepare(&j);
+    if (rc == CLI_EXIT_OK) {
+        print_setup(&j);
+        rc = run_training(&j);
+    }
+    job_free(&j);
+    return rc;
+}

@@ -1,0 +1,385 @@
+/* train.c - the training loop shared by every backend: one shuffled order per epoch, every
+ * batch queued without host reads, one statistics read per epoch, evaluation by prediction,
+ * early stopping that keeps the best parameters, and NaN/Inf detection. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "rng.h"
+#include "train.h"
+
+clmlp_train_options clmlp_train_options_default(void)
+{
+    clmlp_train_options o = {0};
+    o.epochs = 1;
+    o.batch = 128;
+    o.hyper = clmlp_hyper_default();
+    return o;
+}
+
+clmlp_status clmlp_train_engine_create(clmlp_engine **out, clmlp_backend backend,
+                                       const char *device, const clmlp_net *net,
+                                       const clmlp_train_options *opt, char *err, size_t errlen)
+{
+    return clmlp_engine_create(out, backend, device, net, &opt->hyper, opt->batch, err, errlen);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int clmlp_score_outputs(const float *P, const int32_t *labels, size_t n, size_t n_out,
+                        clmlp_loss loss, double *mean_loss, size_t *correct)
+{
+    double sum = 0.0;
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *p = P + i * n_out;
+        size_t best = 0;
+        for (size_t k = 0; k < n_out; k++) {
+            if (!isfinite(p[k]))
+                return 0;
+            if (p[k] > p[best]) /* strict: ties stay with the lowest class */
+                best = k;
+        }
+        size_t y = (size_t)labels[i];
+        ok += best == y;
+        if (loss == CLMLP_LOSS_CE) {
+            /* a probability that underflowed to 0 would give an infinite mean loss */
+            sum -= log(p[y] > FLT_MIN ? (double)p[y] : (double)FLT_MIN);
+        } else {
+            for (size_t k = 0; k < n_out; k++) {
+                double d = (double)p[k] - (k == y ? 1.0 : 0.0);
+                sum += d * d;
+            }
+        }
+    }
+    *mean_loss = n ? sum / (double)n : 0.0;
+    *correct = ok;
+    return 1;
+}
+
+static int all_finite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
+int clmlp_first_nonfinite_layer(const clmlp_net *net, int *is_bias)
+{
+    for (int l = 0; l < net->n_layers; l++) {
+        if (!all_finite(clmlp_net_cW(net, l), net->sizes[l] * net->sizes[l + 1])) {
+            *is_bias = 0;
+            return l;
+        }
+        if (!all_finite(clmlp_net_cb(net, l), net->sizes[l + 1])) {
+            *is_bias = 1;
+            return l;
+        }
+    }
+    *is_bias = 0;
+    return -1;
+}
+
+/* State of one run, so the helpers below stay small. */
+typedef struct run {
+    clmlp_engine *e;
+    const clmlp_train_options *opt;
+    const clmlp_net *shape;     /* the engine's network shape (from `best`) */
+    size_t dim, n_out;
+    size_t n_train, n_val;
+    const float *X_val;         /* the held-out tail of the training set */
+    const int32_t *y_val;
+    const clmlp_dataset *test;
+    uint32_t *order;
+    float *probs;               /* predictions of the larger of val and test */
+    clmlp_rng rng;
+    char *err;
+    size_t errlen;
+} run;
+
+static clmlp_status engine_error(run *r, clmlp_status st, const char *what)
+{
+    const char *msg = clmlp_engine_error(r->e);
+    snprintf(r->err, r->errlen, "%s: %s", what, msg[0] ? msg : clmlp_status_str(st));
+    return st;
+}
+
+/* Queues every batch of one epoch, the last partial one included, then reads the epoch's
+ * statistics once (the only wait of the epoch). */
+static clmlp_status train_epoch(run *r, unsigned epoch, clmlp_epoch_report *rep)
+{
+    size_t n = r->n_train, batch = r->opt->batch;
+    for (size_t i = 0; i < n; i++)
+        r->order[i] = (uint32_t)i;
+    clmlp_rng_shuffle(&r->rng, r->order, n);
+    double t0 = now_seconds();
+    clmlp_status st = clmlp_engine_set_order(r->e, r->order, n);
+    if (st != CLMLP_OK)
+        return engine_error(r, st, "cannot upload the sample order");
+    for (size_t first = 0; first < n; first += batch) {
+        size_t count = n - first < batch ? n - first : batch;
+        st = clmlp_engine_train_batch(r->e, first, count);
+        if (st != CLMLP_OK)
+            return engine_error(r, st, "training step failed");
+        if (r->opt->on_progress &&
+            r->opt->on_progress(epoch, first + count, n, r->opt->user) != 0) {
+            snprintf(r->err, r->errlen, "interrupted in epoch %u", epoch);
+            return CLMLP_ERR_INTERRUPTED;
+        }
+    }
+    double loss_sum = 0.0;
+    size_t correct = 0;
+    st = clmlp_engine_epoch_stats(r->e, n, &loss_sum, &correct);
+    if (st != CLMLP_OK)
+        return engine_error(r, st, "cannot read the epoch's statistics");
+    rep->train_seconds = now_seconds() - t0;
+    rep->n_train = n;
+    rep->train_loss = loss_sum / (double)n;
+    rep->train_acc = (double)correct / (double)n;
+    rep->samples_per_s = rep->train_seconds > 0 ? (double)n / rep->train_seconds : 0.0;
+    return CLMLP_OK;
+}
+
+/* Predicts n rows and scores them; *finite is 0 when an output was NaN or Inf. */
+static clmlp_status evaluate(run *r, const float *X, const int32_t *y, size_t n, double *loss,
+                             double *acc, int *finite)
+{
+    clmlp_status st = clmlp_engine_predict(r->e, X, n, r->probs);
+    if (st != CLMLP_OK)
+        return engine_error(r, st, "prediction failed");
+    size_t correct = 0;
+    *finite = clmlp_score_outputs(r->probs, y, n, r->n_out, r->shape->loss, loss, &correct);
+    *acc = n ? (double)correct / (double)n : 0.0;
+    return CLMLP_OK;
+}
+
+static clmlp_status evaluate_epoch(run *r, clmlp_epoch_report *rep, int *finite)
+{
+    double t0 = now_seconds();
+    int fin_val = 1, fin_test = 1;
+    clmlp_status st = CLMLP_OK;
+    if (r->n_val) {
+        rep->has_val = 1;
+        st = evaluate(r, r->X_val, r->y_val, r->n_val, &rep->val_loss, &rep->val_acc, &fin_val);
+    }
+    if (st == CLMLP_OK && r->test) {
+        rep->has_test = 1;
+        st = evaluate(r, r->test->X, r->test->labels, r->test->n, &rep->test_loss,
+                      &rep->test_acc, &fin_test);
+    }
+    rep->eval_seconds = now_seconds() - t0;
+    *finite = fin_val && fin_test;
+    return st;
+}
+
+/* Builds the NaN/Inf message: the epoch, what was not finite, and the first bad layer. */
+static clmlp_status nonfinite_error(run *r, unsigned epoch, const clmlp_epoch_report *rep,
+                                    clmlp_net *scratch)
+{
+    char where[128] = "";
+    if (clmlp_engine_get_params(r->e, scratch) == CLMLP_OK) {
+        int is_bias = 0;
+        int l = clmlp_first_nonfinite_layer(scratch, &is_bias);
+        if (l >= 0)
+            snprintf(where, sizeof where, "; layer %d %s contain NaN/Inf", l + 1,
+                     is_bias ? "biases" : "weights");
+        else
+            snprintf(where, sizeof where, "; all parameters are still finite");
+    }
+    char loss[32];
+    if (isnan(rep->train_loss) || isinf(rep->train_loss))
+        snprintf(loss, sizeof loss, "%s", isnan(rep->train_loss) ? "NaN" : "Inf");
+    else
+        snprintf(loss, sizeof loss, "%g, but the outputs are NaN/Inf", rep->train_loss);
+    snprintf(r->err, r->errlen,
+             "epoch %u: training diverged (train loss %s)%s; try a smaller learning rate or "
+             "standardised inputs", epoch, loss, where);
+    return CLMLP_ERR_NONFINITE;
+}
+
+static clmlp_status check_options(const clmlp_dataset *train,
+                                  const clmlp_dataset *test, const clmlp_train_options *opt,
+                                  const clmlp_net *best, char *err, size_t errlen)
+{
+    size_t in = best->sizes[0], out = best->sizes[best->n_layers];
+    if (opt->epochs == 0 || opt->batch == 0) {
+        snprintf(err, errlen, "epochs and batch size must be at least 1");
+        return CLMLP_ERR_ARG;
+    }
+    if (!(opt->val_fraction >= 0.0 && opt->val_fraction < 1.0)) {
+        snprintf(err, errlen, "validation fraction %g is outside [0, 1)", opt->val_fraction);
+        return CLMLP_ERR_ARG;
+    }
+    if (opt->patience && opt->val_fraction <= 0.0) {
+        snprintf(err, errlen, "early stopping (patience) needs a validation fraction above 0");
+        return CLMLP_ERR_ARG;
+    }
+    const clmlp_dataset *sets[2] = {train, test};
+    for (int i = 0; i < 2; i++) {
+        if (!sets[i])
+            continue;
+        if (sets[i]->dim != in) {
+            snprintf(err, errlen, "the %s data has %zu features but the network's input layer "
+                     "has %zu", i ? "test" : "training", sets[i]->dim, in);
+            return CLMLP_ERR_ARG;
+        }
+        for (size_t k = 0; k < sets[i]->n; k++)
+            if (sets[i]->labels[k] < 0 || (size_t)sets[i]->labels[k] >= out) {
+                snprintf(err, errlen, "%s label %d at index %zu is outside [0, %zu]",
+                         i ? "test" : "training", (int)sets[i]->labels[k], k, out - 1);
+                return CLMLP_ERR_ARG;
+            }
+    }
+    return CLMLP_OK;
+}
+
+/* Splits off the validation tail and allocates the run's buffers. */
+static clmlp_status run_setup(run *r, const clmlp_dataset *train)
+{
+    size_t n = train->n;
+    r->n_val = (size_t)(r->opt->val_fraction * (double)n);
+    if (r->opt->val_fraction > 0.0 && r->n_val == 0)
+        r->n_val = 1;
+    if (n == 0 || r->n_val >= n) {
+        snprintf(r->err, r->errlen, "%zu training samples leave none to train on after holding "
+                 "out %zu for validation", n, r->n_val);
+        return CLMLP_ERR_ARG;
+    }
+    r->n_train = n - r->n_val;
+    r->X_val = train->X + r->n_train * r->dim;
+    r->y_val = train->labels + r->n_train;
+    size_t n_eval = r->n_val;
+    if (r->test && r->test->n > n_eval)
+        n_eval = r->test->n;
+    if (n_eval > SIZE_MAX / sizeof(float) / r->n_out || r->n_train > UINT32_MAX) {
+        snprintf(r->err, r->errlen, "the data set is too large");
+        return CLMLP_ERR_NOMEM;
+    }
+    r->order = malloc(r->n_train * sizeof *r->order);
+    r->probs = malloc((n_eval ? n_eval : 1) * r->n_out * sizeof *r->probs);
+    if (!r->order || !r->probs) {
+        snprintf(r->err, r->errlen, "out of memory for the sample order and predictions");
+        return CLMLP_ERR_NOMEM;
+    }
+    clmlp_rng_seed(&r->rng, r->opt->seed);
+    clmlp_status st = clmlp_engine_set_data(r->e, train->X, train->labels, r->n_train, r->dim);
+    return st == CLMLP_OK ? CLMLP_OK : engine_error(r, st, "cannot load the training data");
+}
+
+/* Records an epoch in res, counts epochs since the best validation loss, and copies the
+ * parameters out when this epoch is the new best (only needed when validating). */
+static clmlp_status keep_best(run *r, const clmlp_epoch_report *rep, clmlp_net *best,
+                              clmlp_train_result *res, unsigned *since_best)
+{
+    if (rep->has_test && (res->best_test_epoch == 0 || rep->test_acc > res->best_test_acc)) {
+        res->best_test_acc = rep->test_acc;
+        res->best_test_epoch = rep->epoch;
+    }
+    if (!rep->improved) {
+        (*since_best)++;
+        return CLMLP_OK;
+    }
+    *since_best = 0;
+    res->best_epoch = rep->epoch;
+    res->best_val_loss = rep->val_loss;
+    res->final_test_acc = rep->test_acc;
+    if (!rep->has_val)
+        return CLMLP_OK; /* without validation the last epoch's parameters are read at the end */
+    clmlp_status st = clmlp_engine_get_params(r->e, best);
+    return st == CLMLP_OK ? CLMLP_OK : engine_error(r, st, "cannot read the parameters");
+}
+
+static clmlp_status run_epochs(run *r, clmlp_net *best, clmlp_train_result *res)
+{
+    unsigned since_best = 0;
+    for (unsigned ep = 1; ep <= r->opt->epochs; ep++) {
+        clmlp_epoch_report rep = {0};
+        rep.epoch = ep;
+        rep.epochs = r->opt->epochs;
+        clmlp_status st = train_epoch(r, ep, &rep);
+        int finite = 1;
+        if (st == CLMLP_OK)
+            st = evaluate_epoch(r, &rep, &finite);
+        if (st != CLMLP_OK)
+            return st;
+        res->epochs_run = ep;
+        if (!isfinite(rep.train_loss) || !finite)
+            return nonfinite_error(r, ep, &rep, best);
+        rep.improved = !rep.has_val || res->best_epoch == 0 || rep.val_loss < res->best_val_loss;
+        st = keep_best(r, &rep, best, res, &since_best);
+        if (st != CLMLP_OK)
+            return st;
+        if (r->opt->on_epoch && r->opt->on_epoch(&rep, r->opt->user) != 0) {
+            snprintf(r->err, r->errlen, "interrupted after epoch %u", ep);
+            return CLMLP_ERR_INTERRUPTED;
+        }
+        if (r->opt->patience && since_best >= r->opt->patience) {
+            res->stopped_early = 1;
+            break;
+        }
+    }
+    return CLMLP_OK;
+}
+
+/* Leaves the kept parameters in both `best` and the engine. */
+static clmlp_status finish(run *r, clmlp_net *best)
+{
+    clmlp_status st = r->n_val ? clmlp_engine_set_params(r->e, best)
+                               : clmlp_engine_get_params(r->e, best);
+    if (st != CLMLP_OK)
+        return engine_error(r, st, "cannot move the kept parameters");
+    int is_bias = 0;
+    int l = clmlp_first_nonfinite_layer(best, &is_bias);
+    if (l >= 0) {
+        snprintf(r->err, r->errlen, "layer %d %s contain NaN/Inf after training", l + 1,
+                 is_bias ? "biases" : "weights");
+        return CLMLP_ERR_NONFINITE;
+    }
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_train(clmlp_engine *e, const clmlp_dataset *train, const clmlp_dataset *test,
+                         const clmlp_train_options *opt, clmlp_net *best, clmlp_train_result *res,
+                         char *err, size_t errlen)
+{
+    char scratch[8];
+    if (!err || errlen == 0) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
+    err[0] = '\0';
+    clmlp_train_result local;
+    if (!res)
+        res = &local;
+    *res = (clmlp_train_result){0};
+    double t0 = now_seconds();
+    clmlp_status st = check_options(train, test, opt, best, err, errlen);
+    if (st != CLMLP_OK)
+        return st;
+    run r = {0};
+    r.e = e;
+    r.opt = opt;
+    r.shape = best;
+    r.dim = best->sizes[0];
+    r.n_out = best->sizes[best->n_layers];
+    r.test = test && test->n ? test : NULL;
+    r.err = err;
+    r.errlen = errlen;
+    st = run_setup(&r, train);
+    if (st == CLMLP_OK)
+        st = run_epochs(&r, best, res);
+    if (st == CLMLP_OK)
+        st = finish(&r, best);
+    free(r.order);
+    free(r.probs);
+    res->seconds = now_seconds() - t0;
+    return st;
+}

@@ -1,0 +1,182 @@
+# cli_train.sh - end-to-end checks of the clmlp command line: train/save/eval/predict/compare
+# on small CSV data sets, reproducibility, the C14 shuffle case and error handling.
+# Usage: bash tests/cli_train.sh /path/to/clmlp /path/to/tests/cases
+set -euo pipefail
+
+CLMLP=${1:?usage: cli_train.sh CLMLP CASES_DIR}
+CASES=${2:?usage: cli_train.sh CLMLP CASES_DIR}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+FAILS=0
+
+fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+pass() { echo "ok: $*"; }
+
+# Runs clmlp expecting failure: exit status 1 or 2 (not 0, not a signal) and a "clmlp ..."
+# message on stderr containing $2.
+expect_error() {
+    local what=$1 needle=$2
+    shift 2
+    local rc=0
+    "$CLMLP" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    if [[ $rc -ne 1 && $rc -ne 2 ]]; then
+        fail "$what: exit status $rc (want 1 or 2)"
+    elif ! grep -q "^clmlp" "$TMP/err" || ! grep -qF -- "$needle" "$TMP/err"; then
+        fail "$what: message does not mention '$needle': $(cat "$TMP/err")"
+    else
+        pass "$what"
+    fi
+}
+
+# The number after "train accuracy" in a train summary.
+train_acc() { sed -n 's/.*train accuracy \([0-9.]*\).*/\1/p' "$1" | tail -1; }
+
+# ---- data: 3 well-separated blobs in 2-D, train and test (deterministic awk) ----
+awk 'BEGIN { srand(7); for (i = 0; i < 300; i++) { c = i % 3;
+       printf "%d,%.4f,%.4f\n", c, (c == 1 ? 3 : 0) + rand() - 0.5, (c == 2 ? 3 : 0) + rand() - 0.5 } }' \
+    >"$TMP/blobs_train.csv"
+awk 'BEGIN { srand(8); print "label,x,y"; for (i = 0; i < 90; i++) { c = i % 3;
+       printf "%d,%.4f,%.4f\n", c, (c == 1 ? 3 : 0) + rand() - 0.5, (c == 2 ? 3 : 0) + rand() - 0.5 } }' \
+    >"$TMP/blobs_test.csv"
+NET=(--train-csv "$TMP/blobs_train.csv" --layers 2,16,3 --act tanh --batch 16 --lr 0.05)
+BLOBS=("${NET[@]}" --test-csv "$TMP/blobs_test.csv" --epochs 15)
+
+# ---- help and version ----
+"$CLMLP" --help | grep -q "Usage: clmlp" && pass "clmlp --help" || fail "clmlp --help"
+"$CLMLP" --version | grep -q "^clmlp " && pass "--version" || fail "--version"
+for cmd in train eval predict compare devices; do
+    "$CLMLP" $cmd --help | grep -q "Usage: clmlp $cmd" && pass "$cmd --help" || fail "$cmd --help"
+done
+
+# ---- training learns, on both backends; model, log, eval, predict ----
+for dev in cpu default; do
+    devopt=()
+    [[ $dev == cpu ]] && devopt=(--device cpu)
+    m="$TMP/blobs_$dev.clmlp"
+    "$CLMLP" train "${BLOBS[@]}" "${devopt[@]}" --save "$m" --log "$TMP/log_$dev.csv" \
+        >"$TMP/train_$dev.out"
+    best=$(sed -n 's/.*best test accuracy \([0-9.]*\).*/\1/p' "$TMP/train_$dev.out")
+    awk -v a="$best" 'BEGIN { exit !(a >= 0.95) }' && pass "train ($dev) test accuracy $best" ||
+        fail "train ($dev) test accuracy '$best' < 0.95"
+    [[ $(grep -c '^epoch ' "$TMP/train_$dev.out") -eq 15 ]] && pass "one line per epoch ($dev)" ||
+        fail "epoch lines ($dev)"
+    [[ -s $m ]] && pass "--save wrote a model ($dev)" || fail "--save ($dev)"
+    [[ $(head -1 "$TMP/log_$dev.csv") == epoch,train_loss,* && $(wc -l <"$TMP/log_$dev.csv") -eq 16 ]] &&
+        pass "--log CSV ($dev)" || fail "--log CSV ($dev)"
+
+    "$CLMLP" eval "$m" --csv "$TMP/blobs_test.csv" "${devopt[@]}" >"$TMP/eval.out"
+    grep -q "^accuracy: " "$TMP/eval.out" && grep -q "confusion matrix" "$TMP/eval.out" &&
+        [[ $(grep -cE '^ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+$' "$TMP/eval.out") -eq 3 ]] &&
+        pass "eval ($dev)" || fail "eval ($dev): $(cat "$TMP/eval.out")"
+
+    # features-only CSV: one line per row, class then probabilities summing to 1
+    tail -n +2 "$TMP/blobs_test.csv" | cut -d, -f2- >"$TMP/features.csv"
+    "$CLMLP" predict "$m" "$TMP/features.csv" --output "$TMP/pred.csv" "${devopt[@]}"
+    [[ $(wc -l <"$TMP/pred.csv") -eq 90 ]] && pass "predict lines ($dev)" || fail "predict lines ($dev)"
+    awk -F, '{ s = 0; for (i = 2; i <= NF; i++) s += $i; if (NF != 4 || s < 0.999 || s > 1.001) bad++ }
+             END { exit bad > 0 }' "$TMP/pred.csv" && pass "predict probabilities ($dev)" ||
+        fail "predict probabilities ($dev)"
+    "$CLMLP" predict "$m" "$TMP/blobs_test.csv" --label-column 0 "${devopt[@]}" >"$TMP/pred2.csv" \
+        2>"$TMP/pred2.err"
+    cmp -s "$TMP/pred.csv" "$TMP/pred2.csv" && grep -q "accuracy" "$TMP/pred2.err" &&
+        pass "predict with a label column ($dev)" || fail "predict with a label column ($dev)"
+done
+
+# ---- reproducibility: same seed, same bytes; another seed, another model ----
+for dev in cpu default; do
+    devopt=()
+    [[ $dev == cpu ]] && devopt=(--device cpu)
+    "$CLMLP" train "${BLOBS[@]}" "${devopt[@]}" --epochs 3 --seed 5 --save "$TMP/a.clmlp" --quiet >/dev/null
+    "$CLMLP" train "${BLOBS[@]}" "${devopt[@]}" --epochs 3 --seed 5 --save "$TMP/b.clmlp" --quiet >/dev/null
+    "$CLMLP" train "${BLOBS[@]}" "${devopt[@]}" --epochs 3 --seed 6 --save "$TMP/c.clmlp" --quiet >/dev/null
+    cmp -s "$TMP/a.clmlp" "$TMP/b.clmlp" && pass "same seed, identical model ($dev)" ||
+        fail "same seed gave different models ($dev)"
+    cmp -s "$TMP/a.clmlp" "$TMP/c.clmlp" && fail "different seeds gave identical models ($dev)" ||
+        pass "different seed, different model ($dev)"
+done
+
+# ---- compare: OpenCL against the CPU reference ----
+if "$CLMLP" compare "${NET[@]}" --steps 3 >"$TMP/compare.out" 2>&1; then
+    grep -q "^PASS" "$TMP/compare.out" && pass "compare" || fail "compare output"
+else
+    fail "compare exited non-zero: $(tail -5 "$TMP/compare.out")"
+fi
+
+# ---- early stopping keeps the best validation epoch ----
+"$CLMLP" train "${BLOBS[@]}" --device cpu --val-fraction 0.2 --patience 2 --epochs 40 >"$TMP/es.out"
+grep -q "kept epoch" "$TMP/es.out" && grep -q "val loss" "$TMP/es.out" && pass "--val-fraction/--patience" ||
+    fail "--val-fraction/--patience: $(tail -2 "$TMP/es.out")"
+
+# ---- IDX: an MNIST-format folder for training, IDX images (plain and gzip) for predict ----
+mkdir "$TMP/idx"
+for split in train t10k; do
+    cp "$CASES/c10_images.idx3-ubyte" "$TMP/idx/$split-images-idx3-ubyte"
+    cp "$CASES/c10_labels.idx1-ubyte" "$TMP/idx/$split-labels-idx1-ubyte"
+done
+"$CLMLP" train --data "$TMP/idx" --layers 16,8,10 --epochs 2 --device cpu --save "$TMP/idx.clmlp" \
+    --quiet >/dev/null
+"$CLMLP" predict "$TMP/idx.clmlp" "$CASES/c10_images.idx3-ubyte" --device cpu >"$TMP/p1"
+"$CLMLP" predict "$TMP/idx.clmlp" "$CASES/c10_images.idx3-ubyte.gz" --device cpu >"$TMP/p2"
+[[ $(wc -l <"$TMP/p1") -eq 3 ]] && cmp -s "$TMP/p1" "$TMP/p2" && pass "predict on IDX images" ||
+    fail "predict on IDX images"
+"$CLMLP" eval "$TMP/idx.clmlp" --data "$TMP/idx" --device cpu | grep -q "samples: 3" &&
+    pass "eval on an IDX folder" || fail "eval on an IDX folder"
+
+# ---- devices ----
+"$CLMLP" devices >"$TMP/dev.out" && grep -q "compute units" "$TMP/dev.out" && pass "devices" ||
+    fail "devices"
+
+# ---- C14: features and labels shuffled together (4-4-4, sigmoid, ce, lr 0.5, batch 8) ----
+C14=(--layers 4,4,4 --act sigmoid --loss ce --optimizer sgd --lr 0.5 --batch 8 --epochs 60 --quiet)
+for file in c14_onehot_40.csv c14_sorted_by_label_40.csv; do
+    for seed in 0 1 2 3 4 5 6 7 8 9; do
+        "$CLMLP" train --train-csv "$CASES/$file" "${C14[@]}" --seed $seed --device cpu >"$TMP/c14.out"
+        acc=$(train_acc "$TMP/c14.out")
+        [[ $acc == 1.0000 ]] || fail "C14 $file seed $seed (cpu): train accuracy $acc"
+    done
+    for seed in 0 1; do
+        "$CLMLP" train --train-csv "$CASES/$file" "${C14[@]}" --seed $seed >"$TMP/c14.out"
+        acc=$(train_acc "$TMP/c14.out")
+        [[ $acc == 1.0000 ]] || fail "C14 $file seed $seed (OpenCL): train accuracy $acc"
+    done
+    pass "C14 $file"
+done
+
+# ---- errors: one line on stderr, exit 1 (2 for usage), never a signal ----
+expect_error "missing CSV" "nonexistent.csv" train --train-csv "$TMP/nonexistent.csv"
+expect_error "missing data folder" "$TMP/nodir" train --data "$TMP/nodir"
+expect_error "--layers not matching the data" "--layers starts with 5 inputs but the data has 2" \
+    train --train-csv "$TMP/blobs_train.csv" --layers 5,4,3
+expect_error "too few outputs for the labels" "outside [0, 1]" \
+    train --train-csv "$TMP/blobs_train.csv" --layers 2,4,2 --device cpu
+expect_error "--epochs abc" "--epochs" train --epochs abc
+expect_error "unknown option" "--frobnicate" train --frobnicate
+expect_error "--patience without --val-fraction" "--val-fraction" train --patience 3
+expect_error "compare on the CPU reference" "OpenCL" compare --device cpu
+expect_error "train-only option in compare" "--save" compare --save x.clmlp
+expect_error "unknown command" "frobnicate" frobnicate
+expect_error "bad --act" "swish" train --train-csv "$TMP/blobs_train.csv" --act swish
+expect_error "eval: missing model" "nomodel" eval "$TMP/nomodel.clmlp" --csv "$TMP/blobs_test.csv"
+expect_error "eval: not a model" "" eval "$TMP/blobs_test.csv" --csv "$TMP/blobs_test.csv"
+expect_error "eval: width mismatch" "4 features" eval "$TMP/blobs_cpu.clmlp" --csv "$CASES/c14_onehot_40.csv"
+expect_error "predict: width mismatch" "model's input layer has 2" \
+    predict "$TMP/blobs_cpu.clmlp" "$TMP/blobs_test.csv"
+expect_error "predict: missing input" "missing.csv" predict "$TMP/blobs_cpu.clmlp" "$TMP/missing.csv"
+
+# A diverging run (features near FLT_MAX, linear output) must fail and leave the model alone.
+printf '0,3e38,3e38\n1,-3e38,3e38\n0,3e38,-3e38\n1,3e38,3e38\n' >"$TMP/huge.csv"
+for dev in cpu default; do
+    devopt=()
+    [[ $dev == cpu ]] && devopt=(--device cpu)
+    cp "$TMP/blobs_cpu.clmlp" "$TMP/keep.clmlp"
+    expect_error "NaN run fails ($dev)" "NaN" train --train-csv "$TMP/huge.csv" --layers 2,8,2 \
+        --loss mse --out-act identity --epochs 2 --save "$TMP/keep.clmlp" "${devopt[@]}"
+    cmp -s "$TMP/blobs_cpu.clmlp" "$TMP/keep.clmlp" && pass "model kept after failure ($dev)" ||
+        fail "a failed run changed the existing model ($dev)"
+done
+
+if [[ $FAILS -ne 0 ]]; then
+    echo "$FAILS check(s) failed" >&2
+    exit 1
+fi
+echo "all CLI checks passed"
