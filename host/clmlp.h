@@ -139,6 +139,9 @@ clmlp_status clmlp_engine_predict(clmlp_engine *e, const float *X, size_t n, flo
 clmlp_status clmlp_engine_get_params(clmlp_engine *e, clmlp_net *net);
 clmlp_status clmlp_engine_set_params(clmlp_engine *e, const clmlp_net *net);
 
+/* Changes the learning rate of the following steps (for schedules); lr > 0 and finite. */
+clmlp_status clmlp_engine_set_lr(clmlp_engine *e, float lr);
+
 /* Intermediate buffers of the last training step, for compare and diagnostics. */
 typedef enum {
     CLMLP_BUF_ACT = 0,  /* A_l, count x sizes[l+1] */

@@ -115,6 +115,14 @@ clmlp_status clmlp_engine_train_batch(clmlp_engine *e, size_t first, size_t coun
     return st;
 }
 
+clmlp_status clmlp_engine_set_lr(clmlp_engine *e, float lr)
+{
+    if (!(lr > 0.0f) || !isfinite(lr))
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "learning rate %g must be positive", lr);
+    e->hyper.lr = lr; /* both backends read it at every step */
+    return CLMLP_OK;
+}
+
 clmlp_status clmlp_engine_epoch_stats(clmlp_engine *e, size_t n, double *loss_sum,
                                       size_t *correct)
 {

@@ -112,6 +112,17 @@ static clmlp_status engine_error(run *r, clmlp_status st, const char *what)
     return st;
 }
 
+/* Cosine annealing (Loshchilov and Hutter, SGDR, without restarts) over the whole run, by
+ * position in the run rather than by step count, so the last partial batch needs no care:
+ * lr(t) = lr_min + (lr - lr_min) (1 + cos(pi t)) / 2, t in [0, 1). A decaying rate settles the
+ * last epochs' test accuracy instead of leaving it to wobble at the constant rate's noise. */
+static float scheduled_lr(const clmlp_train_options *opt, unsigned epoch, size_t first, size_t n)
+{
+    double t = ((double)(epoch - 1) + (double)first / (double)n) / (double)opt->epochs;
+    double lo = opt->lr_min_fraction * opt->hyper.lr;
+    return (float)(lo + (opt->hyper.lr - lo) * 0.5 * (1.0 + cos(3.14159265358979323846 * t)));
+}
+
 /* Queues every batch of one epoch, the last partial one included, then reads the epoch's
  * statistics once (the only wait of the epoch). */
 static clmlp_status train_epoch(run *r, unsigned epoch, clmlp_epoch_report *rep)
@@ -126,6 +137,11 @@ static clmlp_status train_epoch(run *r, unsigned epoch, clmlp_epoch_report *rep)
         return engine_error(r, st, "cannot upload the sample order");
     for (size_t first = 0; first < n; first += batch) {
         size_t count = n - first < batch ? n - first : batch;
+        if (r->opt->cosine_lr) {
+            st = clmlp_engine_set_lr(r->e, scheduled_lr(r->opt, epoch, first, n));
+            if (st != CLMLP_OK)
+                return engine_error(r, st, "cannot set the learning rate");
+        }
         st = clmlp_engine_train_batch(r->e, first, count);
         if (st != CLMLP_OK)
             return engine_error(r, st, "training step failed");

@@ -48,6 +48,9 @@ typedef struct clmlp_train_options {
     unsigned patience;     /* 0: no early stopping; else stop after this many epochs without a
                             * better validation loss (needs val_fraction > 0) */
     clmlp_hyper hyper;     /* used by clmlp_train_engine_create */
+    int cosine_lr;         /* 1: the learning rate follows a half cosine from hyper.lr down to
+                            * lr_min_fraction * hyper.lr over all the steps of the run */
+    double lr_min_fraction;
     clmlp_epoch_fn on_epoch;
     clmlp_progress_fn on_progress;
     void *user;            /* passed to both callbacks */

@@ -103,6 +103,7 @@ void cli_cfg_defaults(cli_cfg *c, const char *cmd, int is_compare)
     c->hyper.optimizer = CLMLP_OPT_MOMENTUM;
     c->hyper.lr = 0.05f;
     c->hyper.momentum = 0.9f;
+    c->cosine_lr = 1;
     c->steps = 3;
     c->rtol = 1e-4;
     c->atol = 1e-5;
@@ -114,7 +115,7 @@ enum {
     OPT_DATA = 256, OPT_TRAIN_CSV, OPT_TEST_CSV, OPT_LABEL_COL, OPT_HEADER, OPT_LAYERS, OPT_ACT,
     OPT_OUT_ACT, OPT_LOSS, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_OPTIMIZER, OPT_L2,
     OPT_INIT, OPT_SEED, OPT_DEVICE, OPT_SAVE, OPT_LOG, OPT_VAL, OPT_PATIENCE, OPT_STANDARDIZE,
-    OPT_LIMIT, OPT_QUIET, OPT_STEPS, OPT_RTOL, OPT_ATOL, OPT_EVERY_STEP, OPT_HELP
+    OPT_LIMIT, OPT_QUIET, OPT_LR_SCHEDULE, OPT_STEPS, OPT_RTOL, OPT_ATOL, OPT_EVERY_STEP, OPT_HELP
 };
 
 static const struct option cfg_options[] = {
@@ -131,6 +132,7 @@ static const struct option cfg_options[] = {
     {"batch", required_argument, NULL, OPT_BATCH},
     {"lr", required_argument, NULL, OPT_LR},
     {"momentum", required_argument, NULL, OPT_MOMENTUM},
+    {"lr-schedule", required_argument, NULL, OPT_LR_SCHEDULE},
     {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
     {"l2", required_argument, NULL, OPT_L2},
     {"init", required_argument, NULL, OPT_INIT},
@@ -154,7 +156,7 @@ static const struct option cfg_options[] = {
 static int train_only(int id)
 {
     return id == OPT_EPOCHS || id == OPT_SAVE || id == OPT_LOG || id == OPT_VAL ||
-           id == OPT_PATIENCE;
+           id == OPT_PATIENCE || id == OPT_LR_SCHEDULE;
 }
 
 static int compare_only(int id)
@@ -230,6 +232,11 @@ static int parse_count_option(cli_cfg *c, int id, const char *arg)
         c->batch = (size_t)v;
         return ok;
     case OPT_SEED: return cli_parse_u64(c->cmd, "--seed", arg, 0, UINT64_MAX, &c->seed);
+    case OPT_LR_SCHEDULE:
+        if (strcmp(arg, "cosine") != 0 && strcmp(arg, "constant") != 0)
+            return cli_usage(c->cmd, "--lr-schedule: '%s' is not cosine or constant", arg), 0;
+        c->cosine_lr = strcmp(arg, "cosine") == 0;
+        return 1;
     case OPT_PATIENCE:
         ok = cli_parse_u64(c->cmd, "--patience", arg, 0, 1000000, &v);
         c->patience = (unsigned)v;

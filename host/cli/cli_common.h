@@ -36,6 +36,7 @@ typedef struct cli_cfg {
     unsigned epochs;
     size_t batch;
     clmlp_hyper hyper;
+    int cosine_lr; /* --lr-schedule cosine (default) or constant */
     double val_fraction;
     unsigned patience;
     const char *device, *save, *log;

@@ -41,6 +41,8 @@ static const char train_help[] =
     "  --optimizer sgd|momentum|adam  (default momentum)\n"
     "  --lr X                learning rate (default 0.05; 0.001 for adam)\n"
     "  --momentum X          (default 0.9)\n"
+    "  --lr-schedule S       cosine (default): the rate decays from --lr to 0 along a half\n"
+    "                        cosine over the run; constant: --lr throughout\n"
     "  --l2 X                L2 weight decay (default 0)\n"
     "  --val-fraction F      hold out the last F of the training set for validation\n"
     "  --patience N          stop after N epochs without a better validation loss and keep the\n"
@@ -295,6 +297,8 @@ static int run_training(train_job *j)
     opt.val_fraction = j->cfg.val_fraction;
     opt.patience = j->cfg.patience;
     opt.hyper = j->cfg.hyper;
+    opt.cosine_lr = j->cfg.cosine_lr;
+    opt.lr_min_fraction = 0.0;
     opt.on_epoch = on_epoch;
     opt.on_progress = on_progress;
     opt.user = &j->ui;
