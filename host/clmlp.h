@@ -132,12 +132,21 @@ clmlp_status clmlp_engine_train_batch(clmlp_engine *e, size_t first, size_t coun
  * positions [0, n) trained since the last call. */
 clmlp_status clmlp_engine_epoch_stats(clmlp_engine *e, size_t n, double *loss_sum,
                                       size_t *correct);
+/* The same over the positions [begin, end) only (an epoch resumed in the middle). */
+clmlp_status clmlp_engine_range_stats(clmlp_engine *e, size_t begin, size_t end, double *loss_sum,
+                                      size_t *correct, size_t *first_nonfinite);
 /* Forward pass on n rows of X (host memory); writes the n x n_out outputs (probabilities for
  * softmax) to out. */
 clmlp_status clmlp_engine_predict(clmlp_engine *e, const float *X, size_t n, float *out);
 /* Copies the engine's parameters into net (same shape) / from net into the engine. */
 clmlp_status clmlp_engine_get_params(clmlp_engine *e, clmlp_net *net);
 clmlp_status clmlp_engine_set_params(clmlp_engine *e, const clmlp_net *net);
+
+/* Optimizer state for checkpoints: the step count (Adam's t) and the first and second moment
+ * arrays, each net->n_params_padded floats in the parameter layout. */
+clmlp_status clmlp_engine_get_opt_state(clmlp_engine *e, uint64_t *step, float *m, float *v);
+clmlp_status clmlp_engine_set_opt_state(clmlp_engine *e, uint64_t step, const float *m,
+                                        const float *v);
 
 /* Changes the learning rate of the following steps (for schedules); lr > 0 and finite. */
 clmlp_status clmlp_engine_set_lr(clmlp_engine *e, float lr);
@@ -153,6 +162,23 @@ typedef enum {
 /* Copies buffer `kind` of layer l (0-based weight layer) into out; *len gets its length. */
 clmlp_status clmlp_engine_read_buffer(clmlp_engine *e, clmlp_buffer_kind kind, int layer,
                                       float *out, size_t cap, size_t *len);
+
+/* Per-layer diagnostics of the last training step (vanishing gradients; docs/
+ * vanishing-gradient.md). delta is the notes' per-sample error term: B x D, since D carries the
+ * batch mean's 1/B, so the numbers do not depend on the batch size. */
+typedef struct clmlp_layer_stats {
+    double mean_abs_delta;     /* mean over the batch's samples and the layer's units of |delta| */
+    double grad_norm;          /* ||dL/dW_l||_F of the step (the bias gradient left out) */
+    double weight_norm;        /* ||W_l||_F after the step */
+    double saturated_fraction; /* sigmoid: share of outputs within 1e-3 of 0 or 1; tanh: within
+                                * 1e-3 of -1 or 1; relu: share of units inactive on every sample
+                                * of the batch (dead); identity and softmax: 0 */
+} clmlp_layer_stats;
+/* The diagnostics of layer `layer` (0-based weight layer) for the last training step. Computed
+ * on the engine's backend once per step for all layers (one small kernel per layer and one read
+ * on OpenCL), then kept until the next step. Fails when no step was trained since the engine
+ * was created or last predicted. */
+clmlp_status clmlp_engine_layer_stats(clmlp_engine *e, int layer, clmlp_layer_stats *out);
 
 #ifdef __cplusplus
 }

@@ -109,9 +109,25 @@ clmlp_status clmlp_engine_train_batch(clmlp_engine *e, size_t first, size_t coun
                                  "past the epoch's %zu samples",
                                  first, first + count, e->max_batch, e->order_len);
     e->step++;
+    e->stats_valid = 0;
     clmlp_status st = e->ops->train_batch(e, first, count);
     if (st == CLMLP_OK)
         e->last_count = count;
+    return st;
+}
+
+clmlp_status clmlp_engine_get_opt_state(clmlp_engine *e, uint64_t *step, float *m, float *v)
+{
+    *step = e->step;
+    return e->ops->get_opt_state(e, m, v);
+}
+
+clmlp_status clmlp_engine_set_opt_state(clmlp_engine *e, uint64_t step, const float *m,
+                                        const float *v)
+{
+    clmlp_status st = e->ops->set_opt_state(e, m, v);
+    if (st == CLMLP_OK)
+        e->step = step;
     return st;
 }
 
@@ -126,20 +142,31 @@ clmlp_status clmlp_engine_set_lr(clmlp_engine *e, float lr)
 clmlp_status clmlp_engine_epoch_stats(clmlp_engine *e, size_t n, double *loss_sum,
                                       size_t *correct)
 {
-    if (n > e->order_len)
-        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "stats of %zu positions, epoch has %zu", n,
-                                 e->order_len);
+    size_t bad;
+    return clmlp_engine_range_stats(e, 0, n, loss_sum, correct, &bad);
+}
+
+clmlp_status clmlp_engine_range_stats(clmlp_engine *e, size_t begin, size_t end, double *loss_sum,
+                                      size_t *correct, size_t *first_nonfinite)
+{
+    if (begin > end || end > e->order_len)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "stats of positions [%zu, %zu), epoch has %zu",
+                                 begin, end, e->order_len);
+    size_t n = end - begin;
     float *loss = malloc((n ? n : 1) * sizeof *loss);
     int32_t *ok = malloc((n ? n : 1) * sizeof *ok);
     clmlp_status st = CLMLP_ERR_NOMEM;
     if (loss && ok)
-        st = e->ops->read_stats(e, n, loss, ok);
+        st = n ? e->ops->read_stats(e, begin, n, loss, ok) : CLMLP_OK;
     if (st == CLMLP_OK) {
         double s = 0.0; /* summed in position order: the same total on every run */
         size_t c = 0;
+        *first_nonfinite = SIZE_MAX;
         for (size_t i = 0; i < n; i++) {
             s += loss[i];
             c += ok[i] != 0;
+            if (!isfinite(loss[i]) && *first_nonfinite == SIZE_MAX)
+                *first_nonfinite = begin + i; /* the batch where divergence showed first */
         }
         *loss_sum = s;
         *correct = c;
@@ -193,4 +220,64 @@ clmlp_status clmlp_engine_read_buffer(clmlp_engine *e, clmlp_buffer_kind kind, i
         return clmlp_engine_fail(e, CLMLP_ERR_ARG, "buffer kind %d of layer %d needs %zu floats",
                                  (int)kind, layer, need);
     return e->ops->read_buffer(e, kind, layer, out);
+}
+
+/* One layer's diagnostics from its n columns of partial sums, summed in column order (the same
+ * result on every run). D carries the batch mean's 1/B, so sum_b,k |D| / n is the mean over
+ * samples and units of the per-sample |delta| = B |D|. */
+static clmlp_layer_stats reduce_layer(const float *part, size_t n, size_t B, clmlp_act act)
+{
+    double d = 0.0, g = 0.0, w = 0.0, sat = 0.0;
+    size_t dead = 0;
+    for (size_t k = 0; k < n; k++) {
+        const float *p = part + k * CLMLP_STATS_FIELDS;
+        d += p[0], g += p[1], w += p[2], sat += p[3];
+        dead += p[3] == (float)B; /* counts are exact in float up to 2^24 >= B */
+    }
+    clmlp_layer_stats s = {d / (double)n, sqrt(g), sqrt(w), 0.0};
+    if (act == CLMLP_ACT_SIGMOID || act == CLMLP_ACT_TANH)
+        s.saturated_fraction = sat / ((double)B * (double)n);
+    else if (act == CLMLP_ACT_RELU)
+        s.saturated_fraction = (double)dead / (double)n;
+    return s;
+}
+
+/* Fills e->stats for every layer from one call to the backend. */
+static clmlp_status compute_layer_stats(clmlp_engine *e)
+{
+    const clmlp_net *net = e->net;
+    size_t cols = 0;
+    for (int l = 0; l < net->n_layers; l++)
+        cols += net->sizes[l + 1];
+    float *part = malloc(cols * CLMLP_STATS_FIELDS * sizeof *part);
+    if (!part)
+        return clmlp_engine_fail(e, CLMLP_ERR_NOMEM, "no memory for %zu layer statistics", cols);
+    clmlp_status st = e->ops->layer_stats(e, part);
+    size_t col = 0;
+    for (int l = 0; st == CLMLP_OK && l < net->n_layers; l++) {
+        e->stats[l] = reduce_layer(part + col * CLMLP_STATS_FIELDS, net->sizes[l + 1],
+                                   e->last_count, net->act[l]);
+        col += net->sizes[l + 1];
+    }
+    free(part);
+    e->stats_valid = st == CLMLP_OK;
+    return st;
+}
+
+clmlp_status clmlp_engine_layer_stats(clmlp_engine *e, int layer, clmlp_layer_stats *out)
+{
+    if (layer < 0 || layer >= e->net->n_layers)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "no layer %d", layer);
+    if (!e->stats_valid) {
+        /* A prediction reuses the activation buffers: the step's are gone. */
+        if (e->last_count == 0)
+            return clmlp_engine_fail(e, CLMLP_ERR_ARG,
+                                     "layer statistics need a training step (none since the "
+                                     "engine was created or last predicted)");
+        clmlp_status st = compute_layer_stats(e);
+        if (st != CLMLP_OK)
+            return st;
+    }
+    *out = e->stats[layer];
+    return CLMLP_OK;
 }

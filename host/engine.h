@@ -10,12 +10,19 @@ struct clmlp_engine_ops {
                              size_t dim);
     clmlp_status (*set_order)(clmlp_engine *e, const uint32_t *order, size_t n);
     clmlp_status (*train_batch)(clmlp_engine *e, size_t first, size_t count);
-    /* Copies the per-sample loss and correctness of positions [0, n) to host arrays. */
-    clmlp_status (*read_stats)(clmlp_engine *e, size_t n, float *loss, int32_t *correct);
+    /* Copies the per-sample loss and correctness of positions [begin, begin+n) to host arrays. */
+    clmlp_status (*read_stats)(clmlp_engine *e, size_t begin, size_t n, float *loss,
+                               int32_t *correct);
     clmlp_status (*predict)(clmlp_engine *e, const float *X, size_t n, float *out);
     clmlp_status (*get_params)(clmlp_engine *e, float *params); /* padded layout of e->net */
     clmlp_status (*set_params)(clmlp_engine *e, const float *params);
     clmlp_status (*read_buffer)(clmlp_engine *e, clmlp_buffer_kind kind, int layer, float *out);
+    /* The optimizer's moment arrays (padded layout of e->net), for checkpoints. */
+    clmlp_status (*get_opt_state)(clmlp_engine *e, float *m, float *v);
+    clmlp_status (*set_opt_state)(clmlp_engine *e, const float *m, const float *v);
+    /* The layer_stats partial sums of the last step for every layer, CLMLP_STATS_FIELDS floats
+     * per unit, layer 0's units first (kernels/layer_stats.cl). */
+    clmlp_status (*layer_stats)(clmlp_engine *e, float *part);
     void (*destroy)(clmlp_engine *e);
 };
 
@@ -29,10 +36,15 @@ struct clmlp_engine {
     size_t order_len;      /* length of the order given to set_order */
     uint64_t step;         /* optimizer steps taken (Adam's t) */
     size_t last_count;     /* rows in the last trained batch */
+    int stats_valid;       /* stats holds the diagnostics of the last step */
+    clmlp_layer_stats stats[CLMLP_MAX_LAYERS];
     char device_name[256];
     char err[16384];       /* room for a kernel build log */
     void *impl;            /* the backend's own state */
 };
+
+/* Floats per unit column of the layer_stats partial sums (= LS_FIELDS, REF_STATS_FIELDS). */
+#define CLMLP_STATS_FIELDS 4
 
 /* Records a formatted error on e and returns status. */
 clmlp_status clmlp_engine_fail(clmlp_engine *e, clmlp_status status, const char *fmt, ...)

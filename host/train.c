@@ -101,6 +101,8 @@ typedef struct run {
     uint32_t *order;
     float *probs;               /* predictions of the larger of val and test */
     clmlp_rng rng;
+    clmlp_train_state state;    /* where the run stands, for checkpoints */
+    const clmlp_net *best;      /* the kept parameters, for checkpoints when validating */
     char *err;
     size_t errlen;
 } run;
@@ -123,19 +125,64 @@ static float scheduled_lr(const clmlp_train_options *opt, unsigned epoch, size_t
     return (float)(lo + (opt->hyper.lr - lo) * 0.5 * (1.0 + cos(3.14159265358979323846 * t)));
 }
 
-/* Queues every batch of one epoch, the last partial one included, then reads the epoch's
- * statistics once (the only wait of the epoch). */
-static clmlp_status train_epoch(run *r, unsigned epoch, clmlp_epoch_report *rep)
+/* Writes a checkpoint of the run as it stands (r->state). */
+static clmlp_status save_checkpoint(run *r)
+{
+    if (!r->opt->checkpoint_path)
+        return CLMLP_OK;
+    return clmlp_checkpoint_write(r->opt->checkpoint_path, r->e, r->shape, r->opt->meta, &r->state,
+                                  r->n_val ? r->best : NULL, r->err, r->errlen);
+}
+
+/* Reads the diagnostics of the step just queued at position `first` of epoch `epoch` when it
+ * is one to trace (train.h); the epoch's last one also goes into rep. Step numbers come from
+ * the position, so a resumed run traces the same steps. */
+static clmlp_status trace_step(run *r, unsigned epoch, size_t first, clmlp_epoch_report *rep)
+{
+    const clmlp_train_options *o = r->opt;
+    if (!o->trace)
+        return CLMLP_OK;
+    size_t batch = o->batch, per_epoch = (r->n_train + batch - 1) / batch;
+    clmlp_trace_report t = {0};
+    t.epoch = epoch;
+    t.step = (uint64_t)(epoch - 1) * per_epoch + first / batch + 1;
+    t.end_of_epoch = first + batch >= r->n_train;
+    int due = t.end_of_epoch || (o->trace_every && t.step % o->trace_every == 0) ||
+              (o->trace_first && t.step == 1);
+    if (!due)
+        return CLMLP_OK;
+    t.n_layers = r->shape->n_layers;
+    for (int l = 0; l < t.n_layers; l++) {
+        clmlp_status st = clmlp_engine_layer_stats(r->e, l, &t.layer[l]);
+        if (st != CLMLP_OK)
+            return engine_error(r, st, "cannot read the layer statistics");
+    }
+    if (t.end_of_epoch) {
+        rep->has_trace = 1;
+        rep->trace = t;
+    }
+    if (o->on_trace)
+        o->on_trace(&t, o->user);
+    return CLMLP_OK;
+}
+
+/* Queues every batch of one epoch from position `start` (0, or where a resumed run stopped),
+ * the last partial one included, then reads the epoch's statistics once (the only wait of the
+ * epoch). The order is rebuilt from the RNG state saved before the shuffle, so a resumed epoch
+ * visits the same samples in the same order. */
+static clmlp_status train_epoch(run *r, unsigned epoch, size_t start, clmlp_epoch_report *rep)
 {
     size_t n = r->n_train, batch = r->opt->batch;
     for (size_t i = 0; i < n; i++)
         r->order[i] = (uint32_t)i;
+    r->state.epoch = epoch;
+    r->state.rng_epoch = r->rng;
     clmlp_rng_shuffle(&r->rng, r->order, n);
     double t0 = now_seconds();
     clmlp_status st = clmlp_engine_set_order(r->e, r->order, n);
     if (st != CLMLP_OK)
         return engine_error(r, st, "cannot upload the sample order");
-    for (size_t first = 0; first < n; first += batch) {
+    for (size_t first = start; first < n; first += batch) {
         size_t count = n - first < batch ? n - first : batch;
         if (r->opt->cosine_lr) {
             st = clmlp_engine_set_lr(r->e, scheduled_lr(r->opt, epoch, first, n));
@@ -145,22 +192,33 @@ static clmlp_status train_epoch(run *r, unsigned epoch, clmlp_epoch_report *rep)
         st = clmlp_engine_train_batch(r->e, first, count);
         if (st != CLMLP_OK)
             return engine_error(r, st, "training step failed");
+        st = trace_step(r, epoch, first, rep);
+        if (st != CLMLP_OK)
+            return st;
         if (r->opt->on_progress &&
             r->opt->on_progress(epoch, first + count, n, r->opt->user) != 0) {
-            snprintf(r->err, r->errlen, "interrupted in epoch %u", epoch);
+            r->state.next_first = first + count;
+            st = save_checkpoint(r);
+            if (st != CLMLP_OK)
+                return st;
+            snprintf(r->err, r->errlen, "interrupted in epoch %u after %zu of %zu samples%s%s",
+                     epoch, first + count, n, r->opt->checkpoint_path ? "; checkpoint written to " : "",
+                     r->opt->checkpoint_path ? r->opt->checkpoint_path : "");
             return CLMLP_ERR_INTERRUPTED;
         }
     }
     double loss_sum = 0.0;
-    size_t correct = 0;
-    st = clmlp_engine_epoch_stats(r->e, n, &loss_sum, &correct);
+    size_t correct = 0, bad = SIZE_MAX;
+    st = clmlp_engine_range_stats(r->e, start, n, &loss_sum, &correct, &bad);
     if (st != CLMLP_OK)
         return engine_error(r, st, "cannot read the epoch's statistics");
+    size_t trained = n - start;
     rep->train_seconds = now_seconds() - t0;
-    rep->n_train = n;
-    rep->train_loss = loss_sum / (double)n;
-    rep->train_acc = (double)correct / (double)n;
-    rep->samples_per_s = rep->train_seconds > 0 ? (double)n / rep->train_seconds : 0.0;
+    rep->n_train = trained;
+    rep->train_loss = trained ? loss_sum / (double)trained : 0.0;
+    rep->train_acc = trained ? (double)correct / (double)trained : 0.0;
+    rep->samples_per_s = rep->train_seconds > 0 ? (double)trained / rep->train_seconds : 0.0;
+    rep->first_bad_batch = bad == SIZE_MAX ? 0 : (unsigned)((bad - start) / batch + 1);
     return CLMLP_OK;
 }
 
@@ -215,9 +273,12 @@ static clmlp_status nonfinite_error(run *r, unsigned epoch, const clmlp_epoch_re
         snprintf(loss, sizeof loss, "%s", isnan(rep->train_loss) ? "NaN" : "Inf");
     else
         snprintf(loss, sizeof loss, "%g, but the outputs are NaN/Inf", rep->train_loss);
+    char batch[64] = "";
+    if (rep->first_bad_batch)
+        snprintf(batch, sizeof batch, ", batch %u", rep->first_bad_batch);
     snprintf(r->err, r->errlen,
-             "epoch %u: training diverged (train loss %s)%s; try a smaller learning rate or "
-             "standardised inputs", epoch, loss, where);
+             "epoch %u%s: training diverged (train loss %s)%s; try a smaller --lr (now %g) or "
+             "standardised inputs", epoch, batch, loss, where, (double)r->opt->hyper.lr);
     return CLMLP_ERR_NONFINITE;
 }
 
@@ -313,28 +374,82 @@ static clmlp_status keep_best(run *r, const clmlp_epoch_report *rep, clmlp_net *
     return st == CLMLP_OK ? CLMLP_OK : engine_error(r, st, "cannot read the parameters");
 }
 
+/* Where the run starts: epoch 1 at position 0, or the resumed state. */
+static void start_state(run *r, clmlp_train_result *res, unsigned *first_epoch, size_t *start)
+{
+    r->state.epochs = r->opt->epochs;
+    r->state.n_train = r->n_train;
+    r->state.batch = r->opt->batch;
+    r->state.hyper = r->opt->hyper;
+    r->state.cosine_lr = (uint32_t)r->opt->cosine_lr;
+    *first_epoch = 1;
+    *start = 0;
+    const clmlp_train_state *s = r->opt->resume;
+    if (!s)
+        return;
+    r->rng = s->rng_epoch; /* rebuilds the interrupted epoch's order, or the next epoch's */
+    r->state.best_epoch = s->best_epoch;
+    r->state.since_best = s->since_best;
+    r->state.best_val_loss = s->best_val_loss;
+    res->best_epoch = s->best_epoch;
+    res->best_val_loss = s->best_val_loss;
+    *first_epoch = s->epoch;
+    *start = (size_t)s->next_first;
+}
+
+/* A checkpoint is due after every checkpoint_every-th epoch and after the last one. */
+static int after_epoch_due(const run *r, unsigned ep)
+{
+    unsigned every = r->opt->checkpoint_every;
+    return every && (ep % every == 0 || ep == r->opt->epochs);
+}
+
+/* After a finished epoch: the state for the next one, and a checkpoint when one is due. */
+static clmlp_status after_epoch(run *r, unsigned ep, const clmlp_train_result *res,
+                                unsigned since_best)
+{
+    r->state.epoch = ep + 1;
+    r->state.next_first = 0;
+    r->state.rng_epoch = r->rng;
+    r->state.best_epoch = res->best_epoch;
+    r->state.best_val_loss = res->best_val_loss;
+    r->state.since_best = since_best;
+    return after_epoch_due(r, ep) ? save_checkpoint(r) : CLMLP_OK;
+}
+
 static clmlp_status run_epochs(run *r, clmlp_net *best, clmlp_train_result *res)
 {
-    unsigned since_best = 0;
-    for (unsigned ep = 1; ep <= r->opt->epochs; ep++) {
+    unsigned first_epoch;
+    size_t start;
+    start_state(r, res, &first_epoch, &start);
+    unsigned since_best = r->state.since_best;
+    for (unsigned ep = first_epoch; ep <= r->opt->epochs; ep++, start = 0) {
         clmlp_epoch_report rep = {0};
         rep.epoch = ep;
         rep.epochs = r->opt->epochs;
-        clmlp_status st = train_epoch(r, ep, &rep);
+        clmlp_status st = train_epoch(r, ep, start, &rep);
         int finite = 1;
         if (st == CLMLP_OK)
             st = evaluate_epoch(r, &rep, &finite);
         if (st != CLMLP_OK)
             return st;
         res->epochs_run = ep;
-        if (!isfinite(rep.train_loss) || !finite)
+        if (!isfinite(rep.train_loss) || !finite || rep.first_bad_batch)
             return nonfinite_error(r, ep, &rep, best);
         rep.improved = !rep.has_val || res->best_epoch == 0 || rep.val_loss < res->best_val_loss;
         st = keep_best(r, &rep, best, res, &since_best);
+        if (st == CLMLP_OK)
+            st = after_epoch(r, ep, res, since_best);
         if (st != CLMLP_OK)
             return st;
         if (r->opt->on_epoch && r->opt->on_epoch(&rep, r->opt->user) != 0) {
-            snprintf(r->err, r->errlen, "interrupted after epoch %u", ep);
+            /* the state already points at the next epoch: a checkpoint resumes there */
+            st = after_epoch_due(r, ep) ? CLMLP_OK : save_checkpoint(r);
+            if (st != CLMLP_OK)
+                return st;
+            snprintf(r->err, r->errlen, "interrupted after epoch %u%s%s", ep,
+                     r->opt->checkpoint_path ? "; checkpoint written to " : "",
+                     r->opt->checkpoint_path ? r->opt->checkpoint_path : "");
             return CLMLP_ERR_INTERRUPTED;
         }
         if (r->opt->patience && since_best >= r->opt->patience) {
@@ -384,6 +499,7 @@ clmlp_status clmlp_train(clmlp_engine *e, const clmlp_dataset *train, const clml
     r.e = e;
     r.opt = opt;
     r.shape = best;
+    r.best = best;
     r.dim = best->sizes[0];
     r.n_out = best->sizes[best->n_layers];
     r.test = test && test->n ? test : NULL;

@@ -11,11 +11,21 @@
 #include <stdint.h>
 
 #include "clmlp.h"
+#include "checkpoint.h"
 #include "data/dataset.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Per-layer diagnostics of one training step: clmlp_engine_layer_stats of every layer. */
+typedef struct clmlp_trace_report {
+    unsigned epoch;        /* 1-based */
+    uint64_t step;         /* 1-based step of the run: (epoch-1) x batches per epoch + batch */
+    int end_of_epoch;      /* the step trained the epoch's last batch */
+    int n_layers;
+    clmlp_layer_stats layer[CLMLP_MAX_LAYERS];
+} clmlp_trace_report;
 
 /* What clmlp_train reports after every epoch. */
 typedef struct clmlp_epoch_report {
@@ -32,6 +42,9 @@ typedef struct clmlp_epoch_report {
     double eval_seconds;   /* validation and test predictions */
     double samples_per_s;  /* n_train / train_seconds */
     int improved;          /* validation loss improved (always 1 without validation) */
+    int has_trace;         /* tracing is on: trace holds the epoch's last step */
+    clmlp_trace_report trace;
+    unsigned first_bad_batch; /* 1-based batch of the epoch whose loss was first NaN/Inf; 0 */
 } clmlp_epoch_report;
 
 /* Return nonzero to stop training (clmlp_train then returns CLMLP_ERR_INTERRUPTED). */
@@ -39,6 +52,8 @@ typedef int (*clmlp_epoch_fn)(const clmlp_epoch_report *r, void *user);
 /* Called after each batch is queued: done of total samples of epoch `epoch`. Counts only;
  * nothing is read from the device for it. Return nonzero to stop. */
 typedef int (*clmlp_progress_fn)(unsigned epoch, size_t done, size_t total, void *user);
+/* Called for every traced step, right after it was queued (tracing waits for the device). */
+typedef void (*clmlp_trace_fn)(const clmlp_trace_report *t, void *user);
 
 typedef struct clmlp_train_options {
     unsigned epochs;       /* >= 1 */
@@ -51,9 +66,26 @@ typedef struct clmlp_train_options {
     int cosine_lr;         /* 1: the learning rate follows a half cosine from hyper.lr down to
                             * lr_min_fraction * hyper.lr over all the steps of the run */
     double lr_min_fraction;
+    /* Checkpoints (checkpoint.h): written to checkpoint_path after every checkpoint_every-th
+     * epoch (0: never) and when a callback stops the run mid-epoch. */
+    const char *checkpoint_path;
+    unsigned checkpoint_every;
+    const clmlp_model_meta *meta; /* stored in checkpoints (may be NULL) */
+    /* Resume: continue from this state; the engine must already hold the checkpoint's
+     * parameters and optimizer state (clmlp_checkpoint_apply), and `best` its best parameters
+     * when validating. NULL starts a new run. */
+    const clmlp_train_state *resume;
+    /* Gradient diagnostics (clmlp_engine_layer_stats), off unless trace is 1. Traced steps:
+     * the last of every epoch, every trace_every-th step of the run (0: none more), and step
+     * 1 when trace_first is 1 (its deltas come from the initial weights). Each costs one
+     * small kernel per layer and a wait for the device. */
+    int trace;
+    unsigned trace_every;
+    int trace_first;
+    clmlp_trace_fn on_trace;
     clmlp_epoch_fn on_epoch;
     clmlp_progress_fn on_progress;
-    void *user;            /* passed to both callbacks */
+    void *user;            /* passed to every callback */
 } clmlp_train_options;
 
 typedef struct clmlp_train_result {

@@ -1,19 +1,76 @@
 /* bias_grad.cl - the bias gradient of one layer: the column sums of D.
  *   db[k] = sum_b D[b,k]
- * Shapes: D B x n, db n (=). One work-item per column, summing in batch order (deterministic,
- * no atomics). Twin: ref_bias_grad. */
+ * Shapes: D B x n, db n (=). Each work-item sums BG_TN neighbouring columns as one vector, in
+ * batch order (deterministic, no atomics, the same additions as one work-item per column).
+ * Global size ceil(n/BG_TN) (a larger one is fine: work-items past the edge return).
+ * Why vectors: on a CPU (PoCL) a work-item is one loop iteration and the loop over b keeps
+ * PoCL from vectorising across work-items; one float16 row load per b does it instead. A
+ * partial last tile runs strips of 8, 4, 2 and 1 columns. BG_TN is 1, 2, 4, 8 or 16 (1 on GPUs,
+ * where one column per thread makes a warp's loads contiguous). Twin: ref_bias_grad. */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
 #endif
+#ifndef BG_TN
+#define BG_TN 16
+#endif
+
+#ifndef CLMLP_VEC_HELPERS
+#define CLMLP_VEC_HELPERS
+/* floatN / vloadN / vstoreN by width, with width 1 as plain scalars. */
+#define CLMLP_CAT_(a, b) a##b
+#define CLMLP_CAT(a, b) CLMLP_CAT_(a, b)
+#define VEC(n) CLMLP_CAT(VEC_, n)
+#define VEC_1 float
+#define VEC_2 float2
+#define VEC_4 float4
+#define VEC_8 float8
+#define VEC_16 float16
+#define VLOAD(n, p) CLMLP_CAT(VLOAD_, n)(p)
+#define VLOAD_1(p) (*(p))
+#define VLOAD_2(p) vload2(0, p)
+#define VLOAD_4(p) vload4(0, p)
+#define VLOAD_8(p) vload8(0, p)
+#define VLOAD_16(p) vload16(0, p)
+#define VSTORE(n, v, p) CLMLP_CAT(VSTORE_, n)(v, p)
+#define VSTORE_1(v, p) (*(p) = (v))
+#define VSTORE_2(v, p) vstore2(v, 0, p)
+#define VSTORE_4(v, p) vstore4(v, 0, p)
+#define VSTORE_8(v, p) vstore8(v, 0, p)
+#define VSTORE_16(v, p) vstore16(v, 0, p)
+#endif
+
+#if BG_TN != 1 && BG_TN != 2 && BG_TN != 4 && BG_TN != 8 && BG_TN != 16
+#error "BG_TN must be 1, 2, 4, 8 or 16"
+#endif
+
+/* Columns [k, k+N), N at a time while they fit below kend. */
+#define BG_STRIP(N)                                                                               \
+    for (; k + N <= kend; k += N) {                                                               \
+        VEC(N) s = (VEC(N))0.0f;                                                                  \
+        __global const float *d = D + k;                                                          \
+        for (uint b = 0; b < B; b++, d += n)                                                      \
+            s += VLOAD(N, d);                                                                     \
+        VSTORE(N, s, db + k);                                                                     \
+    }
 
 __kernel void bias_grad(__global const float *restrict D, __global float *restrict db, uint B,
                         uint n)
 {
-    uint k = get_global_id(0);
-    if (k >= n)
+    uint k0 = get_global_id(0) * BG_TN;
+    if (k0 >= n)
         return;
-    float s = 0.0f;
-    for (uint b = 0; b < B; b++)
-        s += D[(ulong)b * n + k];
-    db[k] = s;
+    uint k = k0, kend = min(k0 + BG_TN, n);
+    BG_STRIP(BG_TN)
+#if BG_TN > 8
+    BG_STRIP(8)
+#endif
+#if BG_TN > 4
+    BG_STRIP(4)
+#endif
+#if BG_TN > 2
+    BG_STRIP(2)
+#endif
+#if BG_TN > 1
+    BG_STRIP(1)
+#endif
 }

@@ -1,19 +1,99 @@
 /* forward_layer.cl - one layer forward, GEMM with the bias and activation fused.
  *   Z = A_prev W + b,  A = act(Z)        (A holds the logits Z when act is softmax)
  * Shapes: A_prev B x n_in, W n_in x n_out, b n_out, A B x n_out (=). All row-major.
- * Each work-item computes an FWD_TM x FWD_TN block of A in registers (rows b, columns k):
- * global size (ceil(n_out/FWD_TN), ceil(B/FWD_TM)) rounded up to the local size; work-items
- * past the edge return. Edge tiles clamp their loads into the matrix and skip their stores,
- * so the inner loop has no branches. Twin: ref_forward_layer in host/ref/ref_kernels.c. */
+ *
+ * Each work-item computes an FWD_TM x FWD_TN block of A in registers: rows b0.. (samples),
+ * columns k0.. (units). Global size (ceil(n_out/FWD_TN), ceil(B/FWD_TM)), rounded up to the
+ * local size; work-items past the edge return. The result does not depend on the local size.
+ *
+ * Why this shape: W is contiguous along k, so the FWD_TN columns of one W row are one vector
+ * load (vloadN), and each of the FWD_TM rows of A_prev contributes one broadcast scalar: per j,
+ * one vector load and FWD_TM vector FMAs. On a CPU (PoCL) a work-item is one loop iteration,
+ * so the vector types are what reaches the SIMD units (PoCL's implicit vectoriser does not
+ * vectorise a work-item loop that contains the j loop). FWD_TN is 2, 4, 8 or 16.
+ *
+ * Edges: rows past B are clamped for loading (no branch in the inner loop) and not stored.
+ * Columns: a full tile runs one strip of FWD_TN columns; the last, partial tile runs strips of
+ * 8, 4, 2 and 1 columns, so a narrow layer (n_out = 10) stays vectorised and never reads past
+ * a row. Each output is one fma chain over j in order, then + b: the same rounding as the
+ * scalar kernel. Twin: ref_forward_layer in host/ref/ref_kernels.c. */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
 #endif
 #ifndef FWD_TM
-#define FWD_TM 4
+#define FWD_TM 8
 #endif
 #ifndef FWD_TN
-#define FWD_TN 8
+#define FWD_TN 16
 #endif
+
+#ifndef CLMLP_VEC_HELPERS
+#define CLMLP_VEC_HELPERS
+/* floatN / vloadN / vstoreN by width, with width 1 as plain scalars. */
+#define CLMLP_CAT_(a, b) a##b
+#define CLMLP_CAT(a, b) CLMLP_CAT_(a, b)
+#define VEC(n) CLMLP_CAT(VEC_, n)
+#define VEC_1 float
+#define VEC_2 float2
+#define VEC_4 float4
+#define VEC_8 float8
+#define VEC_16 float16
+#define VLOAD(n, p) CLMLP_CAT(VLOAD_, n)(p)
+#define VLOAD_1(p) (*(p))
+#define VLOAD_2(p) vload2(0, p)
+#define VLOAD_4(p) vload4(0, p)
+#define VLOAD_8(p) vload8(0, p)
+#define VLOAD_16(p) vload16(0, p)
+#define VSTORE(n, v, p) CLMLP_CAT(VSTORE_, n)(v, p)
+#define VSTORE_1(v, p) (*(p) = (v))
+#define VSTORE_2(v, p) vstore2(v, 0, p)
+#define VSTORE_4(v, p) vstore4(v, 0, p)
+#define VSTORE_8(v, p) vstore8(v, 0, p)
+#define VSTORE_16(v, p) vstore16(v, 0, p)
+#endif
+
+#if FWD_TN != 2 && FWD_TN != 4 && FWD_TN != 8 && FWD_TN != 16
+#error "FWD_TN must be 2, 4, 8 or 16"
+#endif
+
+/* act_apply of activations.cl on a vector z of N floats, lane by lane the same formulas: the
+ * built-ins then run vectorised (PoCL's scalar tanh/exp calls cost more than the GEMM).
+ * Sigmoid: exp(-|z|) is exp(-z) for z >= 0 and exp(z) below, as in act_sigmoid. */
+#define FWD_ACT(N, z)                                                                             \
+    switch (act) {                                                                                \
+    case ACT_SIGMOID: {                                                                           \
+        VEC(N) e_ = exp(-fabs(z));                                                                \
+        z = select(e_, (VEC(N))1.0f, z >= 0.0f) / (1.0f + e_);                                    \
+        break;                                                                                    \
+    }                                                                                             \
+    case ACT_TANH: z = tanh(z); break;                                                            \
+    case ACT_RELU: z = fmax(z, 0.0f); break;                                                      \
+    default: break; /* identity, and softmax logits */                                            \
+    }
+
+/* Columns [k, k+N) for all FWD_TM rows, N at a time while they fit below kend. The loops over
+ * r must be unrolled: then acc[] lives in registers (without the pragma PoCL's build keeps it
+ * in memory and runs 5x slower). */
+#define FWD_STRIP(N)                                                                              \
+    for (; k + N <= kend; k += N) {                                                               \
+        VEC(N) acc[FWD_TM];                                                                       \
+        _Pragma("unroll") for (int r = 0; r < FWD_TM; r++)                                        \
+            acc[r] = (VEC(N))0.0f;                                                                \
+        __global const float *w = W + k;                                                          \
+        for (uint j = 0; j < n_in; j++, w += n_out) {                                             \
+            VEC(N) wv = VLOAD(N, w);                                                              \
+            _Pragma("unroll") for (int r = 0; r < FWD_TM; r++)                                    \
+                acc[r] = fma((VEC(N))row[r][j], wv, acc[r]);                                      \
+        }                                                                                         \
+        VEC(N) bv = VLOAD(N, bias + k);                                                           \
+        _Pragma("unroll") for (int r = 0; r < FWD_TM; r++) {                                      \
+            if (b0 + r >= B)                                                                      \
+                break;                                                                            \
+            VEC(N) z = acc[r] + bv;                                                               \
+            FWD_ACT(N, z);                                                                        \
+            VSTORE(N, z, A + (ulong)(b0 + r) * n_out + k);                                        \
+        }                                                                                         \
+    }
 
 __kernel void forward_layer(__global const float *restrict A_prev, __global const float *restrict W,
                             __global const float *restrict bias, __global float *restrict A,
@@ -23,31 +103,19 @@ __kernel void forward_layer(__global const float *restrict A_prev, __global cons
     if (k0 >= n_out || b0 >= B)
         return;
     __global const float *row[FWD_TM];
+#pragma unroll
     for (int r = 0; r < FWD_TM; r++)
         row[r] = A_prev + (ulong)min(b0 + r, B - 1) * n_in;
-    uint col[FWD_TN];
-    for (int c = 0; c < FWD_TN; c++)
-        col[c] = min(k0 + c, n_out - 1);
-    float acc[FWD_TM][FWD_TN];
-    for (int r = 0; r < FWD_TM; r++)
-        for (int c = 0; c < FWD_TN; c++)
-            acc[r][c] = 0.0f;
-    for (uint j = 0; j < n_in; j++) {
-        __global const float *wj = W + (ulong)j * n_out;
-        float w[FWD_TN];
-        for (int c = 0; c < FWD_TN; c++)
-            w[c] = wj[col[c]];
-        for (int r = 0; r < FWD_TM; r++) {
-            float a = row[r][j];
-            for (int c = 0; c < FWD_TN; c++)
-                acc[r][c] = fma(a, w[c], acc[r][c]);
-        }
-    }
-    for (int r = 0; r < FWD_TM; r++) {
-        if (b0 + r >= B)
-            break;
-        for (int c = 0; c < FWD_TN; c++)
-            if (k0 + c < n_out)
-                A[(ulong)(b0 + r) * n_out + k0 + c] = act_apply(act, acc[r][c] + bias[k0 + c]);
-    }
+    uint k = k0, kend = min(k0 + FWD_TN, n_out);
+    FWD_STRIP(FWD_TN)
+#if FWD_TN > 8
+    FWD_STRIP(8)
+#endif
+#if FWD_TN > 4
+    FWD_STRIP(4)
+#endif
+#if FWD_TN > 2
+    FWD_STRIP(2)
+#endif
+    FWD_STRIP(1)
 }

@@ -2,17 +2,74 @@
  *   dW = A_prev^T D,   dW[j,k] = sum_b A_prev[b,j] D[b,k]
  * Shapes: A_prev B x n_in, D B x n_out, dW n_in x n_out (=). D already carries the 1/B of the
  * batch mean, so this is the gradient of the mean loss. The notes' update dw_jk = eta delta_k a_j
- * is "W -= eta dW" here (D = -delta). The sum over b runs in order: deterministic.
- * Each work-item computes a WG_TM x WG_TN block of dW (rows j, columns k). Twin: ref_weight_grad. */
+ * is "W -= eta dW" here (D = -delta). Each output is one fma chain over b in order:
+ * deterministic, no atomics, whatever the work sizes.
+ *
+ * Each work-item computes a WG_TM x WG_TN block of dW: rows j0.. (inputs), columns k0..
+ * (units). Global size (ceil(n_out/WG_TN), ceil(n_in/WG_TM)), rounded up to the local size;
+ * work-items past the edge return. Why this shape: the same as forward_layer.cl, with b as the
+ * summed index: per b, the WG_TN columns of row b of D are one vector load, and the WG_TM
+ * entries A_prev[b, j0..] are broadcast scalars: one load and WG_TM vector FMAs.
+ * Edges: rows past n_in are clamped for loading and not stored; a partial column tile runs
+ * strips of 8, 4, 2 and 1 columns (never reading past a row). WG_TN is 2, 4, 8 or 16.
+ * Twin: ref_weight_grad. */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
 #endif
 #ifndef WG_TM
-#define WG_TM 4
+#define WG_TM 8
 #endif
 #ifndef WG_TN
-#define WG_TN 8
+#define WG_TN 16
 #endif
+
+#ifndef CLMLP_VEC_HELPERS
+#define CLMLP_VEC_HELPERS
+/* floatN / vloadN / vstoreN by width, with width 1 as plain scalars. */
+#define CLMLP_CAT_(a, b) a##b
+#define CLMLP_CAT(a, b) CLMLP_CAT_(a, b)
+#define VEC(n) CLMLP_CAT(VEC_, n)
+#define VEC_1 float
+#define VEC_2 float2
+#define VEC_4 float4
+#define VEC_8 float8
+#define VEC_16 float16
+#define VLOAD(n, p) CLMLP_CAT(VLOAD_, n)(p)
+#define VLOAD_1(p) (*(p))
+#define VLOAD_2(p) vload2(0, p)
+#define VLOAD_4(p) vload4(0, p)
+#define VLOAD_8(p) vload8(0, p)
+#define VLOAD_16(p) vload16(0, p)
+#define VSTORE(n, v, p) CLMLP_CAT(VSTORE_, n)(v, p)
+#define VSTORE_1(v, p) (*(p) = (v))
+#define VSTORE_2(v, p) vstore2(v, 0, p)
+#define VSTORE_4(v, p) vstore4(v, 0, p)
+#define VSTORE_8(v, p) vstore8(v, 0, p)
+#define VSTORE_16(v, p) vstore16(v, 0, p)
+#endif
+
+#if WG_TN != 2 && WG_TN != 4 && WG_TN != 8 && WG_TN != 16
+#error "WG_TN must be 2, 4, 8 or 16"
+#endif
+
+/* Columns [k, k+N) for all WG_TM rows, N at a time while they fit below kend. The loops over
+ * r must be unrolled: then acc[] lives in registers (without the pragma PoCL's build keeps it
+ * in memory and runs 5x slower). */
+#define WG_STRIP(N)                                                                               \
+    for (; k + N <= kend; k += N) {                                                               \
+        VEC(N) acc[WG_TM];                                                                        \
+        _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                         \
+            acc[r] = (VEC(N))0.0f;                                                                \
+        __global const float *d = D + k, *a = A_prev;                                             \
+        for (uint b = 0; b < B; b++, d += n_out, a += n_in) {                                     \
+            VEC(N) dv = VLOAD(N, d);                                                              \
+            _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                     \
+                acc[r] = fma((VEC(N))a[jr[r]], dv, acc[r]);                                       \
+        }                                                                                         \
+        _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                         \
+            if (j0 + r < n_in)                                                                    \
+                VSTORE(N, acc[r], dW + (ulong)(j0 + r) * n_out + k);                              \
+    }
 
 __kernel void weight_grad(__global const float *restrict A_prev, __global const float *restrict D,
                           __global float *restrict dW, uint B, uint n_in, uint n_out)
@@ -20,32 +77,20 @@ __kernel void weight_grad(__global const float *restrict A_prev, __global const 
     uint k0 = get_global_id(0) * WG_TN, j0 = get_global_id(1) * WG_TM;
     if (k0 >= n_out || j0 >= n_in)
         return;
-    uint rowj[WG_TM], colk[WG_TN];
+    uint jr[WG_TM];
+#pragma unroll
     for (int r = 0; r < WG_TM; r++)
-        rowj[r] = min(j0 + r, n_in - 1);
-    for (int c = 0; c < WG_TN; c++)
-        colk[c] = min(k0 + c, n_out - 1);
-    float acc[WG_TM][WG_TN];
-    for (int r = 0; r < WG_TM; r++)
-        for (int c = 0; c < WG_TN; c++)
-            acc[r][c] = 0.0f;
-    for (uint b = 0; b < B; b++) {
-        __global const float *ab = A_prev + (ulong)b * n_in;
-        __global const float *db = D + (ulong)b * n_out;
-        float d[WG_TN];
-        for (int c = 0; c < WG_TN; c++)
-            d[c] = db[colk[c]];
-        for (int r = 0; r < WG_TM; r++) {
-            float a = ab[rowj[r]];
-            for (int c = 0; c < WG_TN; c++)
-                acc[r][c] = fma(a, d[c], acc[r][c]);
-        }
-    }
-    for (int r = 0; r < WG_TM; r++) {
-        if (j0 + r >= n_in)
-            break;
-        for (int c = 0; c < WG_TN; c++)
-            if (k0 + c < n_out)
-                dW[(ulong)(j0 + r) * n_out + k0 + c] = acc[r][c];
-    }
+        jr[r] = min(j0 + r, n_in - 1);
+    uint k = k0, kend = min(k0 + WG_TN, n_out);
+    WG_STRIP(WG_TN)
+#if WG_TN > 8
+    WG_STRIP(8)
+#endif
+#if WG_TN > 4
+    WG_STRIP(4)
+#endif
+#if WG_TN > 2
+    WG_STRIP(2)
+#endif
+    WG_STRIP(1)
 }

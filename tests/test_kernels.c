@@ -103,6 +103,56 @@ START_TEST(hidden_delta_matches_twin)
 }
 END_TEST
 
+/* The transposed path of the hidden delta: transpose (exact) then hidden_delta_t. The
+ * transpose's global size is in blocks of 8 x 32 (8 x TR_C in kernels/transpose.cl). */
+START_TEST(transpose_and_hidden_delta_t_match_twins)
+{
+    size_t B = shapes[_i][0], n_in = shapes[_i][1], n_out = shapes[_i][2];
+    tu_cl t;
+    tu_cl_open(&t);
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, 2500 + (uint64_t)_i);
+    float *D = tu_random(&rng, B * n_out, -1, 1), *W = tu_random(&rng, n_in * n_out, -1, 1);
+    float *Z = tu_random(&rng, B * n_in, -3, 3), *Aprev = malloc(B * n_in * 4);
+    float *WT = malloc(n_in * n_out * 4), *WTgot = malloc(n_in * n_out * 4);
+    float *absD = tu_abs(D, B * n_out), *absWT = malloc(n_in * n_out * 4);
+    float *want = malloc(B * n_in * 4), *got = malloc(B * n_in * 4), *sum = malloc(B * n_in * 4);
+    cl_mem dD = tu_cl_in(&t, D, B * n_out), dW = tu_cl_in(&t, W, n_in * n_out);
+    cl_mem dWT = tu_cl_out(&t, n_in * n_out);
+    TU_RUN(&t, "transpose", div_up(n_in, 8), div_up(n_out, 32), 8, 8, TU_MEM(dW), TU_MEM(dWT),
+           TU_U32(n_in), TU_U32(n_out));
+    tu_cl_read(&t, dWT, WTgot, n_in * n_out);
+    ref_transpose(W, WT, n_in, n_out);
+    ck_assert_msg(memcmp(WTgot, WT, n_in * n_out * 4) == 0, "transpose %zu x %zu differs", n_in,
+                  n_out);
+    for (size_t i = 0; i < n_in * n_out; i++)
+        absWT[i] = fabsf(WT[i]);
+    ref_hidden_delta_t(absD, absWT, Z, sum, B, n_in, n_out, CLMLP_ACT_IDENTITY);
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
+        for (size_t i = 0; i < B * n_in; i++) /* a real activation, so sigma'(a) is meaningful */
+            Aprev[i] = (float)ref_act_apply(acts[a], Z[i]);
+        cl_mem dA = tu_cl_in(&t, Aprev, B * n_in), dOut = tu_cl_out(&t, B * n_in);
+        TU_RUN(&t, "hidden_delta_t", div_up(n_in, clmlp_default_tiles.ht_tn),
+               div_up(B, clmlp_default_tiles.ht_tm), 8, 8, TU_MEM(dD), TU_MEM(dWT), TU_MEM(dA),
+               TU_MEM(dOut), TU_U32(B), TU_U32(n_in), TU_U32(n_out), TU_I32(acts[a]));
+        tu_cl_read(&t, dOut, got, B * n_in);
+        ref_hidden_delta_t(D, WT, Aprev, want, B, n_in, n_out, acts[a]);
+        float *bound = gemm_bound(sum, want, B * n_in, n_out);
+        ck_assert_msg(tu_close("hidden_delta_t", got, want, B * n_in, bound, 0, 0),
+                      "hidden_delta_t B=%zu n_in=%zu n_out=%zu act=%d", B, n_in, n_out, acts[a]);
+        /* the same product as hidden_delta's twin from W itself */
+        ref_hidden_delta(D, W, Aprev, want, B, n_in, n_out, acts[a]);
+        ck_assert(tu_close("hidden_delta_t vs W", got, want, B * n_in, bound, 0, 0));
+        free(bound);
+        clReleaseMemObject(dA), clReleaseMemObject(dOut);
+    }
+    clReleaseMemObject(dD), clReleaseMemObject(dW), clReleaseMemObject(dWT);
+    free(D), free(W), free(Z), free(Aprev), free(WT), free(WTgot), free(absD), free(absWT);
+    free(want), free(got), free(sum);
+    tu_cl_close(&t);
+}
+END_TEST
+
 START_TEST(weight_and_bias_grad_match_twins)
 {
     size_t B = shapes[_i][0], n_in = shapes[_i][1], n_out = shapes[_i][2];
@@ -309,6 +359,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, forward_layer_matches_twin, 0, N_SHAPES);
     tcase_add_loop_test(tc, hidden_delta_matches_twin, 0, N_SHAPES);
+    tcase_add_loop_test(tc, transpose_and_hidden_delta_t_match_twins, 0, N_SHAPES);
     tcase_add_loop_test(tc, weight_and_bias_grad_match_twins, 0, N_SHAPES);
     tcase_add_loop_test(tc, output_delta_ce_matches_twin, 0, 6);
     tcase_add_loop_test(tc, output_delta_mse_matches_twin, 0, 6);

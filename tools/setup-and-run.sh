@@ -19,7 +19,7 @@ train | test | test-sanitize) ;;
 esac
 
 packages=(build-essential cmake pkg-config ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd
-    clinfo check libsubunit-dev zlib1g-dev python3 locales)
+    clinfo check libsubunit-dev zlib1g-dev python3 python3-numpy python3-matplotlib locales)
 [ "$job" = train ] && packages+=(dataset-fashion-mnist)
 
 install_missing() {

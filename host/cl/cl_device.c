@@ -22,12 +22,13 @@ static clmlp_status list_platform(cl_platform_id p, clmlp_cl_device *out, size_t
 {
     cl_device_id ids[MAX_DEVICES_PER_PLATFORM];
     cl_uint n = 0;
-    char pname[256] = "";
+    char pname[256] = "", vendor[256] = "";
     CLMLP_CL_TRY(err, errlen, clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof pname, pname, NULL));
+    CLMLP_CL_TRY(err, errlen, clGetPlatformInfo(p, CL_PLATFORM_VENDOR, sizeof vendor, vendor, NULL));
     cl_int rc = clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, MAX_DEVICES_PER_PLATFORM, ids, &n);
     if (rc == CL_DEVICE_NOT_FOUND)
         return CLMLP_OK; /* a platform without devices is not an error */
-    CLMLP_CL_TRY(err, errlen, rc);
+    CLMLP_CL_TRY_RC(err, errlen, rc, "clGetDeviceIDs");
     for (cl_uint i = 0; i < n && i < MAX_DEVICES_PER_PLATFORM && *count < cap; i++) {
         clmlp_cl_device *d = &out[*count];
         memset(d, 0, sizeof *d);
@@ -35,6 +36,7 @@ static clmlp_status list_platform(cl_platform_id p, clmlp_cl_device *out, size_t
         d->device = ids[i];
         d->index = (int)*count;
         snprintf(d->platform_name, sizeof d->platform_name, "%s", pname);
+        snprintf(d->platform_vendor, sizeof d->platform_vendor, "%s", vendor);
         CLMLP_CL_TRY(err, errlen, clGetDeviceInfo(ids[i], CL_DEVICE_NAME, sizeof d->name, d->name, NULL));
         CLMLP_CL_TRY(err, errlen, clGetDeviceInfo(ids[i], CL_DEVICE_TYPE, sizeof d->type, &d->type, NULL));
         (*count)++;
@@ -51,7 +53,7 @@ clmlp_status clmlp_cl_list_devices(clmlp_cl_device *out, size_t cap, size_t *cou
     cl_int rc = clGetPlatformIDs(MAX_PLATFORMS, plats, &np);
     if (rc == CL_SUCCESS && np == 0)
         rc = -1001; /* some loaders report success with zero platforms */
-    CLMLP_CL_TRY(err, errlen, rc);
+    CLMLP_CL_TRY_RC(err, errlen, rc, "clGetPlatformIDs");
     for (cl_uint i = 0; i < np && i < MAX_PLATFORMS; i++) {
         clmlp_status st = list_platform(plats[i], out, cap, count, err, errlen);
         if (st != CLMLP_OK)
@@ -70,11 +72,12 @@ static int match(const clmlp_cl_device *devs, size_t n, const char *spec)
     long idx = strtol(spec, &end, 10);
     if (*spec && *end == '\0')
         return idx >= 0 && (size_t)idx < n ? (int)idx : -1;
-    char want[256], have[520];
+    char want[256], have[800];
     lower(want, spec, sizeof want);
     for (size_t i = 0; i < n; i++) {
-        char both[520];
-        snprintf(both, sizeof both, "%s %s", devs[i].platform_name, devs[i].name);
+        char both[800];
+        snprintf(both, sizeof both, "%s %s %s", devs[i].platform_vendor, devs[i].platform_name,
+                 devs[i].name);
         lower(have, both, sizeof have);
         if (strstr(have, want))
             return (int)i;

@@ -5,36 +5,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "cl_util.h"
 #include "engine.h"
 
 enum kernel_id {
     K_GATHER, K_FORWARD, K_DELTA_MSE, K_DELTA_CE, K_SOFTMAX, K_HIDDEN, K_WGRAD, K_BGRAD,
-    K_SGD, K_MOMENTUM, K_ADAM, K_COUNT
+    K_SGD, K_MOMENTUM, K_ADAM, K_LAYER_STATS, K_TRANSPOSE, K_HIDDEN_T, K_COUNT
 };
 
-/* One descriptor per kernel: its name, its range rank and the local size we ask for. A fixed
- * small set of local sizes: every new one makes PoCL compile again. */
+/* One descriptor per kernel: its name, its range rank and the local sizes we ask for on
+ * CPU-like and on GPU-like devices. A fixed small set of local sizes: every new one makes PoCL
+ * compile again (40-60 ms), and a NULL local size costs far more (a new compile per shape).
+ * GEMMs on a CPU: 16 x 1 groups, i.e. 16 neighbouring column blocks of the same rows: with
+ * 8 x 16 blocks that is 256 columns (a whole 256-unit layer) sharing A_prev's 8 rows in L1,
+ * and still >= 4 groups for two cores at batch 32. PoCL runs a group as a loop on one core, so
+ * its size only sets that locality and the number of groups to share out. On a GPU, 16 x 16
+ * groups give 256 threads (8 warps) per group. */
 static const struct kernel_desc {
     const char *name;
     cl_uint dims;
-    size_t local[2];
+    size_t local_cpu[2], local_gpu[2];
 } kdesc[K_COUNT] = {
-    [K_GATHER] = {"gather_batch", 2, {64, 1}},
-    [K_FORWARD] = {"forward_layer", 2, {8, 8}},
-    [K_DELTA_MSE] = {"output_delta_mse", 1, {64, 1}},
-    [K_DELTA_CE] = {"output_delta_ce", 1, {64, 1}},
-    [K_SOFTMAX] = {"softmax_rows", 1, {64, 1}},
-    [K_HIDDEN] = {"hidden_delta", 2, {8, 8}},
-    [K_WGRAD] = {"weight_grad", 2, {8, 8}},
-    [K_BGRAD] = {"bias_grad", 1, {64, 1}},
-    [K_SGD] = {"sgd_update", 1, {256, 1}},
-    [K_MOMENTUM] = {"momentum_update", 1, {256, 1}},
-    [K_ADAM] = {"adam_update", 1, {256, 1}},
+    [K_GATHER] = {"gather_batch", 2, {64, 1}, {64, 1}},
+    [K_FORWARD] = {"forward_layer", 2, {16, 1}, {16, 16}},
+    [K_DELTA_MSE] = {"output_delta_mse", 1, {64, 1}, {64, 1}},
+    [K_DELTA_CE] = {"output_delta_ce", 1, {64, 1}, {64, 1}},
+    [K_SOFTMAX] = {"softmax_rows", 1, {64, 1}, {64, 1}},
+    [K_HIDDEN] = {"hidden_delta", 2, {16, 1}, {16, 16}},
+    [K_WGRAD] = {"weight_grad", 2, {16, 1}, {16, 16}},
+    [K_BGRAD] = {"bias_grad", 1, {64, 1}, {64, 1}},
+    [K_SGD] = {"sgd_update", 1, {256, 1}, {256, 1}},
+    [K_MOMENTUM] = {"momentum_update", 1, {256, 1}, {256, 1}},
+    [K_ADAM] = {"adam_update", 1, {256, 1}, {256, 1}},
+    [K_LAYER_STATS] = {"layer_stats", 1, {64, 1}, {64, 1}},
+    [K_TRANSPOSE] = {"transpose", 2, {16, 1}, {16, 16}},
+    [K_HIDDEN_T] = {"hidden_delta_t", 2, {16, 1}, {16, 16}},
 };
 
 typedef struct cl_state {
     cl_device_id dev;
+    int gpu_like; /* CL_DEVICE_TYPE_GPU or _ACCELERATOR: the GPU tiles and local sizes */
     cl_context ctx;
     cl_command_queue q;
     cl_program prog;
@@ -47,7 +58,19 @@ typedef struct cl_state {
     cl_mem W[CLMLP_MAX_LAYERS], b[CLMLP_MAX_LAYERS], gW[CLMLP_MAX_LAYERS], gb[CLMLP_MAX_LAYERS];
     cl_mem mW[CLMLP_MAX_LAYERS], mb[CLMLP_MAX_LAYERS], vW[CLMLP_MAX_LAYERS], vb[CLMLP_MAX_LAYERS];
     cl_mem A[CLMLP_MAX_LAYERS], D[CLMLP_MAX_LAYERS];
+    cl_mem WT[CLMLP_MAX_LAYERS]; /* W_l^T for hidden_delta_t, layers 1..L-1, rewritten per step */
+    cl_mem stats_part; /* layer_stats partial sums of every layer, made on first use */
+    /* Profiling hook (bench.h): NULL when off, so a launch pays one untaken branch. */
+    struct prof_log *prof;
+    clmlp_launch at; /* layer and shape of the next launch, set by the enqueue loops */
 } cl_state;
+
+/* The launches recorded since clmlp_engine_profile_begin, with their events. */
+struct prof_log {
+    size_t n, cap;
+    cl_event *ev;
+    clmlp_launch *rec;
+};
 
 #define TRY(call) CLMLP_CL_TRY(e->err, sizeof e->err, call)
 #define TRY_ST(expr)                                                                              \
@@ -66,6 +89,18 @@ static void release_mem(cl_mem *m)
     *m = NULL;
 }
 
+static void prof_free(cl_state *s)
+{
+    if (!s->prof)
+        return;
+    for (size_t i = 0; i < s->prof->n; i++)
+        clReleaseEvent(s->prof->ev[i]);
+    free(s->prof->ev);
+    free(s->prof->rec);
+    free(s->prof);
+    s->prof = NULL;
+}
+
 static void cl_destroy(clmlp_engine *e)
 {
     cl_state *s = state(e);
@@ -73,15 +108,16 @@ static void cl_destroy(clmlp_engine *e)
         return;
     if (s->q)
         clFinish(s->q); /* nothing may still use a buffer we release */
+    prof_free(s);
     /* Sub-buffers before their parents. */
     for (int l = 0; l < CLMLP_MAX_LAYERS; l++) {
         cl_mem *subs[] = {&s->W[l], &s->b[l], &s->gW[l], &s->gb[l], &s->mW[l], &s->mb[l],
-                          &s->vW[l], &s->vb[l], &s->A[l], &s->D[l]};
+                          &s->vW[l], &s->vb[l], &s->A[l], &s->D[l], &s->WT[l]};
         for (size_t i = 0; i < sizeof subs / sizeof *subs; i++)
             release_mem(subs[i]);
     }
     cl_mem *mems[] = {&s->X_all, &s->labels_all, &s->order, &s->loss, &s->correct, &s->X,
-                      &s->labels, &s->P, &s->params, &s->grad, &s->opt_m, &s->opt_v};
+                      &s->labels, &s->P, &s->params, &s->grad, &s->opt_m, &s->opt_v, &s->stats_part};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         release_mem(mems[i]);
     for (int i = 0; i < K_COUNT; i++)
@@ -124,7 +160,7 @@ static clmlp_status make_buffer(clmlp_engine *e, size_t a, size_t b, size_t elem
                                  what, bytes, (unsigned long long)s->max_alloc);
     cl_int rc;
     *out = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE, bytes, NULL, &rc);
-    TRY(rc);
+    CLMLP_CL_TRY_RC(e->err, sizeof e->err, rc, "clCreateBuffer");
     return CLMLP_OK;
 }
 
@@ -134,7 +170,7 @@ static clmlp_status sub_buffer(clmlp_engine *e, cl_mem parent, size_t off, size_
     cl_buffer_region r = {off * sizeof(float), n * sizeof(float)};
     cl_int rc;
     *out = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &r, &rc);
-    TRY(rc);
+    CLMLP_CL_TRY_RC(e->err, sizeof e->err, rc, "clCreateSubBuffer");
     return CLMLP_OK;
 }
 
@@ -162,6 +198,8 @@ static clmlp_status make_param_buffers(clmlp_engine *e)
         TRY_ST(sub_buffer(e, s->opt_m, net->b_off[l], nb, &s->mb[l]));
         TRY_ST(sub_buffer(e, s->opt_v, net->w_off[l], nw, &s->vW[l]));
         TRY_ST(sub_buffer(e, s->opt_v, net->b_off[l], nb, &s->vb[l]));
+        if (l > 0) /* the hidden deltas read W_l^T, l >= 1 (layer 0 has no delta below it) */
+            TRY_ST(make_buffer(e, nw, 1, sizeof(float), "a transposed weight matrix", &s->WT[l]));
     }
     TRY(clEnqueueWriteBuffer(s->q, s->params, CL_TRUE, 0, n * sizeof(float), net->params, 0, NULL, NULL));
     return CLMLP_OK;
@@ -201,8 +239,9 @@ static clmlp_status build_kernels(clmlp_engine *e)
     TRY_ST(st);
     for (int i = 0; i < K_COUNT; i++) {
         TRY_ST(clmlp_cl_kernel(s->prog, kdesc[i].name, &s->k[i], e->err, sizeof e->err));
-        s->local[i][0] = kdesc[i].local[0];
-        s->local[i][1] = kdesc[i].local[1];
+        const size_t *want = s->gpu_like ? kdesc[i].local_gpu : kdesc[i].local_cpu;
+        s->local[i][0] = want[0];
+        s->local[i][1] = want[1];
         TRY_ST(clmlp_cl_fit_local(s->k[i], s->dev, kdesc[i].dims, s->local[i], e->err, sizeof e->err));
     }
     return CLMLP_OK;
@@ -214,6 +253,8 @@ static clmlp_status open_device(clmlp_engine *e, const char *spec)
     clmlp_cl_device d;
     TRY_ST(clmlp_cl_pick_device(spec, &d, e->err, sizeof e->err));
     s->dev = d.device;
+    s->gpu_like = (d.type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)) != 0;
+    s->t = clmlp_tiles_for_device(d.type);
     snprintf(e->device_name, sizeof e->device_name, "%s (%s)", d.name, d.platform_name);
     cl_uint align_bits = 0;
     TRY(clGetDeviceInfo(s->dev, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL));
@@ -225,9 +266,9 @@ static clmlp_status open_device(clmlp_engine *e, const char *spec)
                                  e->device_name, align_bits, CLMLP_PARAM_ALIGN * sizeof(float) * 8);
     cl_int rc;
     s->ctx = clCreateContext(NULL, 1, &s->dev, NULL, NULL, &rc);
-    TRY(rc);
+    CLMLP_CL_TRY_RC(e->err, sizeof e->err, rc, "clCreateContext");
     s->q = clCreateCommandQueue(s->ctx, s->dev, CL_QUEUE_PROFILING_ENABLE, &rc);
-    TRY(rc);
+    CLMLP_CL_TRY_RC(e->err, sizeof e->err, rc, "clCreateCommandQueue");
     return CLMLP_OK;
 }
 
@@ -256,8 +297,17 @@ static clmlp_status run(clmlp_engine *e, enum kernel_id id, size_t gx, size_t gy
         }
     }
     size_t global[2] = {gx, gy};
-    clmlp_status st = clmlp_cl_launch(s->q, s->k[id], kdesc[id].dims, global, s->local[id], NULL,
-                                      e->err, sizeof e->err);
+    struct prof_log *p = s->prof;
+    cl_event ev = NULL;
+    int record = p && p->n < p->cap;
+    clmlp_status st = clmlp_cl_launch(s->q, s->k[id], kdesc[id].dims, global, s->local[id],
+                                      record ? &ev : NULL, e->err, sizeof e->err);
+    if (st == CLMLP_OK && record) {
+        p->ev[p->n] = ev;
+        p->rec[p->n] = s->at;
+        p->rec[p->n].kernel = kdesc[id].name;
+        p->n++;
+    }
     if (st != CLMLP_OK) {
         char tail[sizeof e->err];
         snprintf(tail, sizeof tail, "%s", e->err);
@@ -266,6 +316,9 @@ static clmlp_status run(clmlp_engine *e, enum kernel_id id, size_t gx, size_t gy
     }
     return st;
 }
+/* Notes the layer and shape of the launches that follow, for the profiling hook. */
+#define AT(layer, rows, n_in, n_out)                                                              \
+    (s->at = (clmlp_launch){NULL, (layer), (rows), (n_in), (n_out), 0.0})
 #define RUN(id, gx, gy, ...)                                                                      \
     TRY_ST(run(e, id, gx, gy, (int)(sizeof((karg[]){__VA_ARGS__}) / sizeof(karg)),               \
                (karg[]){__VA_ARGS__}))
@@ -304,12 +357,22 @@ static clmlp_status forward_all(clmlp_engine *e, size_t count)
     for (int l = 0; l < net->n_layers; l++) {
         size_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
         cl_mem in = l ? s->A[l - 1] : s->X;
+        AT(l, count, n_in, n_out);
         RUN(K_FORWARD, div_up(n_out, s->t.fwd_tn), div_up(count, s->t.fwd_tm), MEM(in),
             MEM(s->W[l]), MEM(s->b[l]), MEM(s->A[l]), U32(count), U32(n_in), U32(n_out),
             I32(net->act[l]));
     }
     return CLMLP_OK;
 }
+
+/* From this many rows on, a hidden delta transposes W_l and runs hidden_delta_t (forward-shaped,
+ * ~2x the GFLOP/s of hidden_delta on PoCL, ~10x for a 10-unit layer); below it the transpose
+ * (a launch and a pass over W_l) costs more than it saves, and hidden_delta reads W directly.
+ * Both give the same sums up to rounding order. */
+#define HIDDEN_T_MIN_ROWS 32
+/* The block of one transpose work-item, 8 x TR_C in kernels/transpose.cl. */
+#define TRANSPOSE_R 8
+#define TRANSPOSE_C 32
 
 /* Output delta, hidden deltas, then all gradients: no weight changes before every delta is
  * known (C04). */
@@ -319,31 +382,51 @@ static clmlp_status backward_all(clmlp_engine *e, size_t first, size_t count)
     const clmlp_net *net = e->net;
     int L = net->n_layers;
     size_t n_out = net->sizes[L];
+    AT(L - 1, count, 0, n_out);
     if (net->loss == CLMLP_LOSS_CE)
         RUN(K_DELTA_CE, count, 1, MEM(s->A[L - 1]), MEM(s->labels), MEM(s->D[L - 1]), MEM(s->loss),
             MEM(s->correct), U32(count), U32(n_out), U32(first));
     else
         RUN(K_DELTA_MSE, count, 1, MEM(s->A[L - 1]), MEM(s->labels), MEM(s->D[L - 1]),
             MEM(s->loss), MEM(s->correct), U32(count), U32(n_out), I32(net->act[L - 1]), U32(first));
-    for (int l = L - 1; l >= 1; l--)
-        RUN(K_HIDDEN, div_up(net->sizes[l], s->t.hd_tn), div_up(count, s->t.hd_tm), MEM(s->D[l]),
-            MEM(s->W[l]), MEM(s->A[l - 1]), MEM(s->D[l - 1]), U32(count), U32(net->sizes[l]),
-            U32(net->sizes[l + 1]), I32(net->act[l - 1]));
+    for (int l = L - 1; l >= 1; l--) {
+        size_t n_in = net->sizes[l], n = net->sizes[l + 1];
+        if (count >= HIDDEN_T_MIN_ROWS) {
+            /* Transpose W_l (it changed in the last update), then the forward-shaped kernel. */
+            AT(l, 1, n_in, n);
+            RUN(K_TRANSPOSE, div_up(n_in, TRANSPOSE_R), div_up(n, TRANSPOSE_C), MEM(s->W[l]),
+                MEM(s->WT[l]), U32(n_in), U32(n));
+            AT(l, count, n_in, n);
+            RUN(K_HIDDEN_T, div_up(n_in, s->t.ht_tn), div_up(count, s->t.ht_tm), MEM(s->D[l]),
+                MEM(s->WT[l]), MEM(s->A[l - 1]), MEM(s->D[l - 1]), U32(count), U32(n_in), U32(n),
+                I32(net->act[l - 1]));
+        } else {
+            AT(l, count, n_in, n);
+            RUN(K_HIDDEN, div_up(n_in, s->t.hd_tn), div_up(count, s->t.hd_tm), MEM(s->D[l]),
+                MEM(s->W[l]), MEM(s->A[l - 1]), MEM(s->D[l - 1]), U32(count), U32(n_in), U32(n),
+                I32(net->act[l - 1]));
+        }
+    }
     for (int l = 0; l < L; l++) {
         size_t n_in = net->sizes[l], n = net->sizes[l + 1];
         cl_mem in = l ? s->A[l - 1] : s->X;
+        AT(l, count, n_in, n);
         RUN(K_WGRAD, div_up(n, s->t.wg_tn), div_up(n_in, s->t.wg_tm), MEM(in), MEM(s->D[l]),
             MEM(s->gW[l]), U32(count), U32(n_in), U32(n));
-        RUN(K_BGRAD, n, 1, MEM(s->D[l]), MEM(s->gb[l]), U32(count), U32(n));
+        AT(l, count, 0, n);
+        RUN(K_BGRAD, div_up(n, s->t.bg_tn), 1, MEM(s->D[l]), MEM(s->gb[l]), U32(count), U32(n));
     }
     return CLMLP_OK;
 }
 
-/* The optimizer on one tensor (p, its gradient g, its moments m and v) of n floats. */
-static clmlp_status update_tensor(clmlp_engine *e, cl_mem p, cl_mem g, cl_mem m, cl_mem v, size_t n,
-                                  float l2)
+/* The optimizer on one tensor (p, its gradient g, its moments m and v) of n floats, of weight
+ * layer `layer` (for the profiling hook). */
+static clmlp_status update_tensor(clmlp_engine *e, int layer, cl_mem p, cl_mem g, cl_mem m,
+                                  cl_mem v, size_t n, float l2)
 {
+    cl_state *s = state(e);
     const clmlp_hyper *h = &e->hyper;
+    AT(layer, 1, 0, n);
     if (h->optimizer == CLMLP_OPT_SGD) {
         RUN(K_SGD, n, 1, MEM(p), MEM(g), U32(n), F32(h->lr), F32(l2));
     } else if (h->optimizer == CLMLP_OPT_MOMENTUM) {
@@ -361,23 +444,56 @@ static clmlp_status cl_train_batch(clmlp_engine *e, size_t first, size_t count)
 {
     cl_state *s = state(e);
     const clmlp_net *net = e->net;
+    AT(-1, count, 0, net->sizes[0]);
     RUN(K_GATHER, net->sizes[0], count, MEM(s->X_all), MEM(s->labels_all), MEM(s->order),
         U32(first), U32(count), U32(net->sizes[0]), MEM(s->X), MEM(s->labels));
     TRY_ST(forward_all(e, count));
     TRY_ST(backward_all(e, first, count));
+    const clmlp_hyper *h = &e->hyper;
+    if (h->l2 == 0.0f && (h->optimizer != CLMLP_OPT_ADAM || h->eps > 0.0f)) {
+        /* One launch over the whole parameter array instead of two per layer (each launch
+         * costs ~5 us on PoCL): without weight decay the weights' rule is the biases' rule,
+         * element by element the same result. The padding between tensors stays zero, as
+         * clmlp.h promises: its p, g, m and v are all zero, so every rule adds 0 (Adam divides
+         * that 0 by eps_t, hence eps > 0). */
+        TRY_ST(update_tensor(e, -1, s->params, s->grad, s->opt_m, s->opt_v, net->n_params_padded,
+                             0.0f));
+        return CLMLP_OK;
+    }
     for (int l = 0; l < net->n_layers; l++) {
         size_t nw = net->sizes[l] * net->sizes[l + 1], nb = net->sizes[l + 1];
-        TRY_ST(update_tensor(e, s->W[l], s->gW[l], s->mW[l], s->vW[l], nw, e->hyper.l2));
-        TRY_ST(update_tensor(e, s->b[l], s->gb[l], s->mb[l], s->vb[l], nb, 0.0f));
+        TRY_ST(update_tensor(e, l, s->W[l], s->gW[l], s->mW[l], s->vW[l], nw, h->l2));
+        TRY_ST(update_tensor(e, l, s->b[l], s->gb[l], s->mb[l], s->vb[l], nb, 0.0f));
     }
     return CLMLP_OK; /* no wait: the next batch queues behind this one */
 }
 
-static clmlp_status cl_read_stats(clmlp_engine *e, size_t n, float *loss, int32_t *correct)
+static clmlp_status cl_read_stats(clmlp_engine *e, size_t begin, size_t n, float *loss,
+                                  int32_t *correct)
 {
     cl_state *s = state(e);
-    TRY(clEnqueueReadBuffer(s->q, s->loss, CL_TRUE, 0, n * sizeof(float), loss, 0, NULL, NULL));
-    TRY(clEnqueueReadBuffer(s->q, s->correct, CL_TRUE, 0, n * sizeof(cl_int), correct, 0, NULL, NULL));
+    TRY(clEnqueueReadBuffer(s->q, s->loss, CL_TRUE, begin * sizeof(float), n * sizeof(float),
+                            loss, 0, NULL, NULL));
+    TRY(clEnqueueReadBuffer(s->q, s->correct, CL_TRUE, begin * sizeof(cl_int),
+                            n * sizeof(cl_int), correct, 0, NULL, NULL));
+    return CLMLP_OK;
+}
+
+static clmlp_status cl_get_opt_state(clmlp_engine *e, float *m, float *v)
+{
+    cl_state *s = state(e);
+    size_t bytes = e->net->n_params_padded * sizeof(float);
+    TRY(clEnqueueReadBuffer(s->q, s->opt_m, CL_TRUE, 0, bytes, m, 0, NULL, NULL));
+    TRY(clEnqueueReadBuffer(s->q, s->opt_v, CL_TRUE, 0, bytes, v, 0, NULL, NULL));
+    return CLMLP_OK;
+}
+
+static clmlp_status cl_set_opt_state(clmlp_engine *e, const float *m, const float *v)
+{
+    cl_state *s = state(e);
+    size_t bytes = e->net->n_params_padded * sizeof(float);
+    TRY(clEnqueueWriteBuffer(s->q, s->opt_m, CL_TRUE, 0, bytes, m, 0, NULL, NULL));
+    TRY(clEnqueueWriteBuffer(s->q, s->opt_v, CL_TRUE, 0, bytes, v, 0, NULL, NULL));
     return CLMLP_OK;
 }
 
@@ -394,6 +510,7 @@ static clmlp_status cl_predict(clmlp_engine *e, const float *X, size_t n, float 
         TRY_ST(forward_all(e, count));
         cl_mem result = s->A[L - 1];
         if (net->act[L - 1] == CLMLP_ACT_SOFTMAX) {
+            AT(L - 1, count, 0, n_out);
             RUN(K_SOFTMAX, count, 1, MEM(s->A[L - 1]), MEM(s->P), U32(count), U32(n_out));
             result = s->P;
         }
@@ -437,10 +554,95 @@ static clmlp_status cl_read_buffer(clmlp_engine *e, clmlp_buffer_kind kind, int 
     return CLMLP_OK;
 }
 
+/* The layer_stats kernel on every layer's buffers of the last step into one buffer, then one
+ * blocking read: the only wait, once per traced step. The buffer is made on first use, so
+ * engines that never trace pay nothing. */
+static clmlp_status cl_diagnostics(clmlp_engine *e, float *part)
+{
+    cl_state *s = state(e);
+    const clmlp_net *net = e->net;
+    size_t cols = 0, col = 0, B = e->last_count;
+    for (int l = 0; l < net->n_layers; l++)
+        cols += net->sizes[l + 1];
+    if (!s->stats_part)
+        TRY_ST(make_buffer(e, cols, CLMLP_STATS_FIELDS, sizeof(float), "the layer statistics",
+                           &s->stats_part));
+    for (int l = 0; l < net->n_layers; l++) {
+        size_t n_in = net->sizes[l], n = net->sizes[l + 1];
+        AT(l, B, n_in, n);
+        RUN(K_LAYER_STATS, n, 1, MEM(s->A[l]), MEM(s->D[l]), MEM(s->gW[l]), MEM(s->W[l]),
+            MEM(s->stats_part), U32(B), U32(n_in), U32(n), I32(net->act[l]), U32(col));
+        col += n;
+    }
+    TRY(clEnqueueReadBuffer(s->q, s->stats_part, CL_TRUE, 0,
+                            cols * CLMLP_STATS_FIELDS * sizeof(float), part, 0, NULL, NULL));
+    return CLMLP_OK;
+}
+
 static const struct clmlp_engine_ops cl_ops = {
-    cl_set_data, cl_set_order, cl_train_batch, cl_read_stats, cl_predict,
-    cl_get_params, cl_set_params, cl_read_buffer, cl_destroy,
+    .set_data = cl_set_data,
+    .set_order = cl_set_order,
+    .train_batch = cl_train_batch,
+    .read_stats = cl_read_stats,
+    .predict = cl_predict,
+    .get_params = cl_get_params,
+    .set_params = cl_set_params,
+    .read_buffer = cl_read_buffer,
+    .get_opt_state = cl_get_opt_state,
+    .set_opt_state = cl_set_opt_state,
+    .layer_stats = cl_diagnostics,
+    .destroy = cl_destroy,
 };
+
+clmlp_status clmlp_engine_profile_begin(clmlp_engine *e, size_t cap)
+{
+    if (e->ops != &cl_ops)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "profiling needs an OpenCL engine");
+    cl_state *s = state(e);
+    prof_free(s);
+    struct prof_log *p = calloc(1, sizeof *p);
+    if (!p || !(p->ev = calloc(cap ? cap : 1, sizeof *p->ev)) ||
+        !(p->rec = calloc(cap ? cap : 1, sizeof *p->rec))) {
+        if (p)
+            free(p->ev);
+        free(p);
+        return clmlp_engine_fail(e, CLMLP_ERR_NOMEM, "no memory for %zu profiling records", cap);
+    }
+    p->cap = cap;
+    s->prof = p;
+    return CLMLP_OK;
+}
+
+clmlp_status clmlp_engine_profile_end(clmlp_engine *e, clmlp_launch *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    if (e->ops != &cl_ops)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "profiling needs an OpenCL engine");
+    cl_state *s = state(e);
+    struct prof_log *p = s->prof;
+    if (!p)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "profiling was not started");
+    clmlp_status st = CLMLP_OK;
+    cl_int rc = clFinish(s->q);
+    if (rc != CL_SUCCESS)
+        st = clmlp_cl_fail(e->err, sizeof e->err, rc, "clFinish", __FILE__, __LINE__);
+    for (size_t i = 0; st == CLMLP_OK && i < p->n && i < cap; i++) {
+        cl_ulong t0 = 0, t1 = 0;
+        rc = clGetEventProfilingInfo(p->ev[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+        if (rc == CL_SUCCESS)
+            rc = clGetEventProfilingInfo(p->ev[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+        if (rc != CL_SUCCESS) {
+            st = clmlp_cl_fail(e->err, sizeof e->err, rc, "clGetEventProfilingInfo", __FILE__,
+                               __LINE__);
+            break;
+        }
+        out[i] = p->rec[i];
+        out[i].ns = t1 > t0 ? (double)(t1 - t0) : 0.0;
+        (*n)++;
+    }
+    prof_free(s);
+    return st;
+}
 
 clmlp_status clmlp_cl_engine_init(clmlp_engine *e, const char *device, char *err, size_t errlen)
 {
@@ -449,7 +651,6 @@ clmlp_status clmlp_cl_engine_init(clmlp_engine *e, const char *device, char *err
         return CLMLP_ERR_NOMEM;
     e->impl = s;
     e->ops = &cl_ops;
-    s->t = clmlp_default_tiles;
     clmlp_status st = open_device(e, device);
     if (st == CLMLP_OK)
         st = build_kernels(e);

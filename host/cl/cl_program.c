@@ -141,7 +141,7 @@ clmlp_status clmlp_cl_build(cl_context ctx, cl_device_id dev, const clmlp_cl_sou
     }
     cl_int rc;
     cl_program prog = clCreateProgramWithSource(ctx, (cl_uint)(2 * count), parts, NULL, &rc);
-    CLMLP_CL_TRY(err, errlen, rc);
+    CLMLP_CL_TRY_RC(err, errlen, rc, "clCreateProgramWithSource");
     rc = clBuildProgram(prog, 1, &dev, options, NULL, NULL);
     if (rc != CL_SUCCESS) {
         char name[256] = "?";
@@ -208,11 +208,37 @@ clmlp_status clmlp_cl_launch(cl_command_queue q, cl_kernel k, cl_uint dims,
     return CLMLP_OK;
 }
 
-const clmlp_tiles clmlp_default_tiles = {4, 8, 4, 8, 4, 8};
+/* CPU-like devices (PoCL): one work-item is one iteration of a loop on one core, so the
+ * block is sized for the core's registers. forward_layer and weight_grad keep 8 float16
+ * accumulators (8 rows x 16 columns): per step one 64-byte vector load of W (or D) and 8
+ * FMAs with the A operand broadcast from memory, 9 of the 32 AVX-512 registers. On one EPYC
+ * core this runs at ~115 GFLOP/s, the FMA peak; 4, 6, 12 and 16 rows x 16 were no faster and
+ * 8 x 8 was 1.3x slower (tools/bench_gemm.c, BENCHMARKS.md). 8 rows (not 16) leave batch 32
+ * four row blocks, so two cores get enough work-groups. hidden_delta_t has forward_layer's
+ * inner loop and gets its block. hidden_delta (used below 32 rows) sums along its contiguous
+ * k with 4 x 4 accumulators of float8 (16 registers, 8 loads per 16 FMAs); float16 sums were
+ * no faster for n_out = 128 and slower for n_out = 10. bias_grad sums 16 columns per
+ * work-item as one float16. */
+const clmlp_tiles clmlp_default_tiles = {8, 16, 4, 4, 8, 16, 8, 16, 8, 16};
+
+/* GPU-like devices: many threads each with few registers, and neighbouring work-items should
+ * read neighbouring addresses: 4 x 4 blocks with float4 loads along the row keep a warp's
+ * loads contiguous, and 16 accumulators per thread leave room for occupancy. hidden_delta's
+ * float4 partial sums keep its row reads 16 bytes wide; bias_grad keeps one column per thread. */
+static const clmlp_tiles gpu_tiles = {4, 4, 2, 2, 4, 4, 4, 1, 4, 4};
+
+clmlp_tiles clmlp_tiles_for_device(cl_device_type type)
+{
+    if (type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR))
+        return gpu_tiles;
+    return clmlp_default_tiles;
+}
 
 void clmlp_cl_build_options(const clmlp_tiles *t, char *buf, size_t len)
 {
     snprintf(buf, len,
-             "-cl-std=CL1.2 -DFWD_TM=%u -DFWD_TN=%u -DHD_TM=%u -DHD_TN=%u -DWG_TM=%u -DWG_TN=%u",
-             t->fwd_tm, t->fwd_tn, t->hd_tm, t->hd_tn, t->wg_tm, t->wg_tn);
+             "-cl-std=CL1.2 -DFWD_TM=%u -DFWD_TN=%u -DHD_TM=%u -DHD_TN=%u -DHD_V=%u -DWG_TM=%u "
+             "-DWG_TN=%u -DBG_TN=%u -DHT_TM=%u -DHT_TN=%u",
+             t->fwd_tm, t->fwd_tn, t->hd_tm, t->hd_tn, t->hd_v, t->wg_tm, t->wg_tn, t->bg_tn,
+             t->ht_tm, t->ht_tn);
 }

@@ -24,12 +24,22 @@ clmlp_status clmlp_cl_fail(char *buf, size_t len, cl_int code, const char *call,
             return clmlp_cl_fail((buf), (len), clmlp_rc_, #call, __FILE__, __LINE__);             \
     } while (0)
 
+/* The same for calls that return their error through an out-parameter (clCreateBuffer, ...):
+ * `call` names the call in the message. */
+#define CLMLP_CL_TRY_RC(buf, len, rc, call)                                                       \
+    do {                                                                                          \
+        cl_int clmlp_rc_ = (rc);                                                                  \
+        if (clmlp_rc_ != CL_SUCCESS)                                                              \
+            return clmlp_cl_fail((buf), (len), clmlp_rc_, call, __FILE__, __LINE__);              \
+    } while (0)
+
 typedef struct clmlp_cl_device {
     cl_platform_id platform;
     cl_device_id device;
     cl_device_type type;
     char name[256];
     char platform_name[256];
+    char platform_vendor[256]; /* "The pocl project", "NVIDIA Corporation": matched too */
     int index; /* position in the list of all devices of all platforms */
 } clmlp_cl_device;
 
@@ -38,7 +48,8 @@ typedef struct clmlp_cl_device {
 clmlp_status clmlp_cl_list_devices(clmlp_cl_device *out, size_t cap, size_t *count, char *err,
                                    size_t errlen);
 
-/* Picks a device by spec: an index, or a case-insensitive substring of "platform device";
+/* Picks a device by spec: an index, or a case-insensitive substring of the platform vendor,
+ * platform name or device name ("pocl", "nvidia", "skylake");
  * NULL/"" means $CLMLP_DEVICE, else the first GPU, else the first device. */
 clmlp_status clmlp_cl_pick_device(const char *spec, clmlp_cl_device *out, char *err,
                                   size_t errlen);
@@ -81,12 +92,20 @@ clmlp_status clmlp_cl_launch(cl_command_queue q, cl_kernel k, cl_uint dims,
                              size_t errlen);
 
 /* Register-block shapes of the GEMM kernels (rows x columns of the block one work-item
- * computes), passed as -D options; see forward_layer.cl, hidden_delta.cl, weight_grad.cl. */
+ * computes), passed as -D options; see forward_layer.cl, hidden_delta.cl, weight_grad.cl.
+ * The *_tn of forward_layer and weight_grad is a vector width (2, 4, 8 or 16); hd_v is the
+ * vector width hidden_delta sums along (1, 2, 4, 8 or 16). */
 typedef struct clmlp_tiles {
-    unsigned fwd_tm, fwd_tn, hd_tm, hd_tn, wg_tm, wg_tn;
+    unsigned fwd_tm, fwd_tn, hd_tm, hd_tn, wg_tm, wg_tn, hd_v;
+    unsigned bg_tn;        /* columns per work-item of bias_grad (1, 2, 4, 8 or 16) */
+    unsigned ht_tm, ht_tn; /* hidden_delta_t, like forward_layer's */
 } clmlp_tiles;
+/* The CPU-like defaults (what PoCL wants); the kernel tests build with these. */
 extern const clmlp_tiles clmlp_default_tiles;
-/* The one place the build options are made: "-cl-std=CL1.2 -DFWD_TM=4 ...". No fast-math. */
+/* The defaults for a device type: clmlp_default_tiles for CPUs and anything unknown, narrower
+ * blocks for GPUs and accelerators (see cl_program.c for why). */
+clmlp_tiles clmlp_tiles_for_device(cl_device_type type);
+/* The one place the build options are made: "-cl-std=CL1.2 -DFWD_TM=8 ...". No fast-math. */
 void clmlp_cl_build_options(const clmlp_tiles *t, char *buf, size_t len);
 
 /* Rounds n up to a multiple of m (m > 0). */

@@ -7,5 +7,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
+int cmd_vanish(int argc, char **argv);
 
 #endif

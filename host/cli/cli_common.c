@@ -115,7 +115,7 @@ enum {
     OPT_DATA = 256, OPT_TRAIN_CSV, OPT_TEST_CSV, OPT_LABEL_COL, OPT_HEADER, OPT_LAYERS, OPT_ACT,
     OPT_OUT_ACT, OPT_LOSS, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_OPTIMIZER, OPT_L2,
     OPT_INIT, OPT_SEED, OPT_DEVICE, OPT_SAVE, OPT_LOG, OPT_VAL, OPT_PATIENCE, OPT_STANDARDIZE,
-    OPT_LIMIT, OPT_QUIET, OPT_LR_SCHEDULE, OPT_STEPS, OPT_RTOL, OPT_ATOL, OPT_EVERY_STEP, OPT_HELP
+    OPT_LIMIT, OPT_QUIET, OPT_LR_SCHEDULE, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_STEPS, OPT_RTOL, OPT_ATOL, OPT_EVERY_STEP, OPT_TRACE_GRADS, OPT_TRACE_EVERY, OPT_HELP
 };
 
 static const struct option cfg_options[] = {
@@ -133,6 +133,9 @@ static const struct option cfg_options[] = {
     {"lr", required_argument, NULL, OPT_LR},
     {"momentum", required_argument, NULL, OPT_MOMENTUM},
     {"lr-schedule", required_argument, NULL, OPT_LR_SCHEDULE},
+    {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+    {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
+    {"resume", required_argument, NULL, OPT_RESUME},
     {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
     {"l2", required_argument, NULL, OPT_L2},
     {"init", required_argument, NULL, OPT_INIT},
@@ -149,6 +152,8 @@ static const struct option cfg_options[] = {
     {"rtol", required_argument, NULL, OPT_RTOL},
     {"atol", required_argument, NULL, OPT_ATOL},
     {"every-step", no_argument, NULL, OPT_EVERY_STEP},
+    {"trace-grads", no_argument, NULL, OPT_TRACE_GRADS},
+    {"trace-every", required_argument, NULL, OPT_TRACE_EVERY},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -156,7 +161,9 @@ static const struct option cfg_options[] = {
 static int train_only(int id)
 {
     return id == OPT_EPOCHS || id == OPT_SAVE || id == OPT_LOG || id == OPT_VAL ||
-           id == OPT_PATIENCE || id == OPT_LR_SCHEDULE;
+           id == OPT_PATIENCE || id == OPT_LR_SCHEDULE || id == OPT_CHECKPOINT ||
+           id == OPT_CHECKPOINT_EVERY || id == OPT_RESUME ||
+           id == OPT_TRACE_GRADS || id == OPT_TRACE_EVERY;
 }
 
 static int compare_only(int id)
@@ -237,9 +244,18 @@ static int parse_count_option(cli_cfg *c, int id, const char *arg)
             return cli_usage(c->cmd, "--lr-schedule: '%s' is not cosine or constant", arg), 0;
         c->cosine_lr = strcmp(arg, "cosine") == 0;
         return 1;
+    case OPT_CHECKPOINT_EVERY:
+        ok = cli_parse_u64(c->cmd, "--checkpoint-every", arg, 1, 1000000, &v);
+        c->checkpoint_every = (unsigned)v;
+        return ok;
     case OPT_PATIENCE:
         ok = cli_parse_u64(c->cmd, "--patience", arg, 0, 1000000, &v);
         c->patience = (unsigned)v;
+        return ok;
+    case OPT_TRACE_EVERY:
+        ok = cli_parse_u64(c->cmd, "--trace-every", arg, 1, UINT32_MAX, &v);
+        c->trace_every = (unsigned)v;
+        c->trace_grads = 1; /* asking for steps to trace asks for tracing */
         return ok;
     case OPT_LIMIT:
         ok = cli_parse_u64(c->cmd, "--limit", arg, 0, UINT32_MAX, &v);
@@ -270,9 +286,12 @@ static void parse_plain_option(cli_cfg *c, int id, const char *arg)
     case OPT_DEVICE: c->device = arg; break;
     case OPT_SAVE: c->save = arg; break;
     case OPT_LOG: c->log = arg; break;
+    case OPT_CHECKPOINT: c->checkpoint = arg; break;
+    case OPT_RESUME: c->resume = arg; break;
     case OPT_STANDARDIZE: c->standardize = 1; break;
     case OPT_QUIET: c->quiet = 1; break;
     case OPT_EVERY_STEP: c->every_step = 1; break;
+    case OPT_TRACE_GRADS: c->trace_grads = 1; break;
     }
 }
 
@@ -282,6 +301,10 @@ static int check_combination(cli_cfg *c, int lr_set)
         return cli_usage(c->cmd, "--data and --train-csv/--test-csv exclude each other");
     if (c->test_csv && !c->train_csv)
         return cli_usage(c->cmd, "--test-csv needs --train-csv");
+    if (c->checkpoint_every && !c->checkpoint)
+        return cli_usage(c->cmd, "--checkpoint-every needs --checkpoint FILE");
+    if (c->checkpoint && !c->checkpoint_every)
+        c->checkpoint_every = 1;
     if (c->patience && c->val_fraction <= 0.0)
         return cli_usage(c->cmd, "--patience needs --val-fraction above 0");
     if (c->out_act && c->loss == CLMLP_LOSS_CE)

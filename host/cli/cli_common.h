@@ -40,7 +40,11 @@ typedef struct cli_cfg {
     double val_fraction;
     unsigned patience;
     const char *device, *save, *log;
+    const char *checkpoint, *resume; /* --checkpoint FILE, --resume FILE */
+    unsigned checkpoint_every;
     int quiet;
+    int trace_grads;             /* --trace-grads: per-layer diagnostics (also --trace-every) */
+    unsigned trace_every;        /* --trace-every N: also every N-th step (0: epoch ends) */
     /* compare */
     unsigned steps;
     double rtol, atol;

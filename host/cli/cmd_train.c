@@ -8,7 +8,9 @@
 
 #include "cli_common.h"
 #include "cli_cmds.h"
+#include "cli_trace.h"
 #include "model_io.h"
+#include "checkpoint.h"
 #include "train.h"
 
 static const char train_help[] =
@@ -52,6 +54,19 @@ static const char train_help[] =
     "                        default $CLMLP_DEVICE, else the first GPU, else the first device\n"
     "  --save FILE           write the trained model (only when training succeeded)\n"
     "  --log FILE            write per-epoch metrics as CSV\n"
+    "  --trace-grads         per-layer gradient diagnostics at each epoch's last step: mean\n"
+    "                        |delta|, ||dW||, ||W|| and the share of saturated (sigmoid, tanh)\n"
+    "                        or dead (relu) units; printed, and added to --log as columns\n"
+    "                        step, L1_delta, L1_gnorm, L1_wnorm, L1_sat, L2_delta, ...\n"
+    "  --trace-every N       also trace every N-th step (implies --trace-grads); in --log these\n"
+    "                        rows have the epoch and the per-layer columns only\n"
+    "  --checkpoint FILE     write a checkpoint (atomically) every --checkpoint-every N epochs\n"
+    "                        (default 1), at the end, and on Ctrl-C / SIGTERM; it is also a\n"
+    "                        model file ('clmlp eval' reads it)\n"
+    "  --checkpoint-every N  epochs between checkpoints\n"
+    "  --resume FILE         continue a run from its checkpoint: network, optimizer state,\n"
+    "                        RNG, epoch and schedule come from the file (give the same data\n"
+    "                        options); the result is bit-identical to an uninterrupted run\n"
     "  --quiet               print only the final summary\n"
     "  --help                show this help\n";
 
@@ -72,6 +87,15 @@ typedef struct train_ui {
     size_t last_tick;
     clmlp_epoch_report last; /* the last epoch, for the summary */
 } train_ui;
+
+/* Clears the progress bar so that a line can be printed. */
+static void clear_bar(train_ui *ui)
+{
+    if (ui->bar_shown) {
+        printf("\r\033[K");
+        ui->bar_shown = 0;
+    }
+}
 
 static int on_progress(unsigned epoch, size_t done, size_t total, void *user)
 {
@@ -114,7 +138,10 @@ static void log_epoch(FILE *f, const clmlp_epoch_report *r)
         fprintf(f, "%.6f,%.6f,", r->test_loss, r->test_acc);
     else
         fputs(",,", f);
-    fprintf(f, "%.3f,%.1f\n", r->train_seconds + r->eval_seconds, r->samples_per_s);
+    fprintf(f, "%.3f,%.1f", r->train_seconds + r->eval_seconds, r->samples_per_s);
+    if (r->has_trace)
+        cli_trace_csv_fields(f, &r->trace);
+    fputc('\n', f);
     fflush(f);
 }
 
@@ -128,11 +155,34 @@ static int on_epoch(const clmlp_epoch_report *r, void *user)
     }
     if (!ui->quiet) {
         print_epoch(r);
+        if (r->has_trace)
+            cli_trace_print(stdout, &r->trace);
         fflush(stdout);
     }
     if (ui->log)
         log_epoch(ui->log, r);
     return interrupted;
+}
+
+/* --trace-every: a traced step inside an epoch (the epoch's last step comes with on_epoch). In
+ * the log its row has the epoch, the 8 per-epoch fields empty (not known yet), then the
+ * per-layer columns. */
+static void on_trace(const clmlp_trace_report *t, void *user)
+{
+    train_ui *ui = user;
+    if (t->end_of_epoch)
+        return;
+    if (!ui->quiet) {
+        clear_bar(ui);
+        cli_trace_print(stdout, t);
+        fflush(stdout);
+    }
+    if (ui->log) {
+        fprintf(ui->log, "%u,,,,,,,,", t->epoch);
+        cli_trace_csv_fields(ui->log, t);
+        fputc('\n', ui->log);
+        fflush(ui->log);
+    }
 }
 
 /* Everything a run owns, freed in one place. */
@@ -143,10 +193,13 @@ typedef struct train_job {
     clmlp_engine *engine;
     float *mean, *std;
     train_ui ui;
+    clmlp_checkpoint ckpt; /* --resume */
+    clmlp_model_meta meta; /* what checkpoints and the model record; borrows mean/std */
 } train_job;
 
 static void job_free(train_job *j)
 {
+    clmlp_checkpoint_free(&j->ckpt);
     clmlp_engine_free(j->engine);
     clmlp_net_free(j->net);
     clmlp_dataset_free(&j->train);
@@ -205,17 +258,59 @@ static int open_log(train_job *j)
         return CLI_EXIT_FAIL;
     }
     fputs("epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds,"
-          "samples_per_s\n", j->ui.log);
+          "samples_per_s", j->ui.log);
+    if (j->cfg.trace_grads)
+        cli_trace_csv_header(j->ui.log, j->net->n_layers);
+    fputc('\n', j->ui.log);
+    return CLI_EXIT_OK;
+}
+
+/* --resume: the checkpoint decides the network and the training settings; the data must fit. */
+static int load_resume(train_job *j)
+{
+    char err[2048];
+    if (clmlp_checkpoint_read(j->cfg.resume, &j->ckpt, err, sizeof err) != CLMLP_OK) {
+        cli_err(j->cfg.cmd, "--resume: %s", err);
+        return CLI_EXIT_FAIL;
+    }
+    const clmlp_net *n = j->ckpt.net;
+    const clmlp_train_state *s = &j->ckpt.state;
+    if (n->sizes[0] != j->train.dim || (size_t)j->train.n_classes > n->sizes[n->n_layers]) {
+        cli_err(j->cfg.cmd, "--resume %s: the network is %zu -> %zu but the data has %zu "
+                "features and %d classes", j->cfg.resume, n->sizes[0], n->sizes[n->n_layers],
+                j->train.dim, j->train.n_classes);
+        return CLI_EXIT_FAIL;
+    }
+    if (clmlp_net_clone(&j->net, n) != CLMLP_OK) {
+        cli_err(j->cfg.cmd, "out of memory for the network");
+        return CLI_EXIT_FAIL;
+    }
+    j->cfg.epochs = s->epochs;
+    j->cfg.batch = (size_t)s->batch;
+    j->cfg.hyper = s->hyper;
+    j->cfg.cosine_lr = (int)s->cosine_lr;
+    j->cfg.seed = j->ckpt.meta.seed;
+    if (j->ckpt.meta.norm_dim) { /* the run's own moments, not recomputed */
+        clmlp_dataset_standardize(&j->train, j->ckpt.meta.norm_mean, j->ckpt.meta.norm_std);
+        clmlp_dataset_standardize(&j->test, j->ckpt.meta.norm_mean, j->ckpt.meta.norm_std);
+        j->meta.norm_dim = j->ckpt.meta.norm_dim;
+        j->meta.norm_mean = j->ckpt.meta.norm_mean;
+        j->meta.norm_std = j->ckpt.meta.norm_std;
+    }
     return CLI_EXIT_OK;
 }
 
 static int prepare(train_job *j)
 {
     int rc = cli_load_train_test(&j->cfg, &j->train, &j->test);
-    if (rc == CLI_EXIT_OK)
+    if (rc == CLI_EXIT_OK && j->cfg.resume)
+        rc = load_resume(j);
+    else if (rc == CLI_EXIT_OK)
         rc = cli_build_net(&j->cfg, &j->train, &j->test, &j->net);
-    if (rc == CLI_EXIT_OK && j->cfg.standardize)
+    if (rc == CLI_EXIT_OK && j->cfg.standardize && !j->cfg.resume)
         rc = standardize(j);
+    if (rc == CLI_EXIT_OK && j->cfg.checkpoint)
+        rc = check_save_path(j->cfg.cmd, j->cfg.checkpoint);
     if (rc == CLI_EXIT_OK && j->cfg.save)
         rc = check_save_path(j->cfg.cmd, j->cfg.save);
     if (rc == CLI_EXIT_OK)
@@ -223,6 +318,20 @@ static int prepare(train_job *j)
     if (rc == CLI_EXIT_OK)
         rc = cli_engine(j->cfg.cmd, j->cfg.device, j->net, &j->cfg.hyper, j->cfg.batch,
                         &j->engine);
+    char err[2048];
+    if (rc == CLI_EXIT_OK && j->cfg.resume &&
+        clmlp_checkpoint_apply(&j->ckpt, j->engine, err, sizeof err) != CLMLP_OK) {
+        cli_err(j->cfg.cmd, "%s", err);
+        rc = CLI_EXIT_FAIL;
+    }
+    j->meta.seed = j->cfg.seed;
+    if (j->engine)
+        snprintf(j->meta.device, sizeof j->meta.device, "%s", clmlp_engine_device_name(j->engine));
+    if (j->mean) {
+        j->meta.norm_dim = j->train.dim;
+        j->meta.norm_mean = j->mean;
+        j->meta.norm_std = j->std;
+    }
     return rc;
 }
 
@@ -252,17 +361,9 @@ static void print_setup(const train_job *j)
 
 static int save_model(train_job *j, const clmlp_net *best, const clmlp_train_result *res)
 {
-    clmlp_model_meta meta;
+    clmlp_model_meta meta = j->meta;
     char err[1024];
-    memset(&meta, 0, sizeof meta);
-    meta.seed = j->cfg.seed;
-    snprintf(meta.device, sizeof meta.device, "%s", clmlp_engine_device_name(j->engine));
     meta.epochs = res->best_epoch;
-    if (j->mean) {
-        meta.norm_dim = j->train.dim;
-        meta.norm_mean = j->mean;
-        meta.norm_std = j->std;
-    }
     if (clmlp_model_save(j->cfg.save, best, &meta, err, sizeof err) != CLMLP_OK) {
         cli_err(j->cfg.cmd, "%s", err);
         return CLI_EXIT_FAIL;
@@ -299,14 +400,21 @@ static int run_training(train_job *j)
     opt.hyper = j->cfg.hyper;
     opt.cosine_lr = j->cfg.cosine_lr;
     opt.lr_min_fraction = 0.0;
+    opt.checkpoint_path = j->cfg.checkpoint;
+    opt.checkpoint_every = j->cfg.checkpoint_every;
+    opt.meta = &j->meta;
+    opt.resume = j->cfg.resume ? &j->ckpt.state : NULL;
     opt.on_epoch = on_epoch;
     opt.on_progress = on_progress;
+    opt.trace = j->cfg.trace_grads;
+    opt.trace_every = j->cfg.trace_every;
+    opt.on_trace = on_trace;
     opt.user = &j->ui;
     j->ui.quiet = j->cfg.quiet;
     j->ui.bar = isatty(STDOUT_FILENO);
 
     clmlp_net *best = NULL;
-    if (clmlp_net_clone(&best, j->net) != CLMLP_OK) {
+    if (clmlp_net_clone(&best, j->ckpt.best ? j->ckpt.best : j->net) != CLMLP_OK) {
         cli_err(j->cfg.cmd, "out of memory for the network");
         return CLI_EXIT_FAIL;
     }
@@ -342,7 +450,10 @@ int cmd_train(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL); /* the first stops after the batch in flight, without saving */
+    /* The first Ctrl-C or SIGTERM stops after the batch in flight (writing a checkpoint when one
+     * was asked for); the model itself is not saved from an unfinished run. */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 
     rc = prepare(&j);
     if (rc == CLI_EXIT_OK) {

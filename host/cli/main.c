@@ -21,6 +21,7 @@ static const subcommand commands[] = {
     {"predict", cmd_predict, "class and probabilities for every input sample"},
     {"compare", cmd_compare, "run the same steps on an OpenCL device and the CPU reference"},
     {"devices", cmd_devices, "list OpenCL platforms and devices"},
+    {"vanish", cmd_vanish, "the vanishing-gradient experiment: per-layer |delta| by activation"},
 };
 
 static void usage(FILE *f)

@@ -337,22 +337,52 @@ static clmlp_status read_header(idx_file *f, int labels, idx_header *h, char *er
     return check_length(f, h, err, errlen);
 }
 
+/* Makes room for `need` of the `total` floats in *X, doubling. Used when the stream's length
+ * could not be checked against the header (gzip): the buffer then grows with the data actually
+ * decompressed, so a tiny file whose header claims gigabytes fails at its real end instead of
+ * first allocating what it claims. */
+static clmlp_status grow_pixels(const idx_file *f, const idx_header *h, float **X, size_t *cap,
+                                size_t need, size_t total, char *err, size_t errlen)
+{
+    size_t c = *cap ? *cap : IDX_CHUNK;
+    float *p;
+    if (need <= *cap)
+        return CLMLP_OK;
+    while (c < need)
+        c = c > total / 2 ? total : c * 2; /* total <= IDX_MAX_BYTES / 4: no overflow */
+    if (c > total)
+        c = total;
+    p = realloc(*X, c * sizeof *p);
+    if (!p) {
+        set_err(err, errlen, "%s: out of memory for %u images of %ux%u", f->path,
+                (unsigned)h->n, (unsigned)h->rows, (unsigned)h->cols);
+        return CLMLP_ERR_NOMEM;
+    }
+    *X = p;
+    *cap = c;
+    return CLMLP_OK;
+}
+
 /* Pixels in chunks: unsigned bytes are scaled by 1/255 (as float64, rounded once to float32,
- * so that they equal a float-typed file holding value/255); float32 is taken as stored. */
-static clmlp_status read_pixels(idx_file *f, const idx_header *h, float *X, char *err,
-                                size_t errlen)
+ * so that they equal a float-typed file holding value/255); float32 is taken as stored. *X
+ * holds *cap floats on entry and is grown as needed. */
+static clmlp_status read_pixels(idx_file *f, const idx_header *h, float **Xp, size_t *cap,
+                                char *err, size_t errlen)
 {
     unsigned char buf[IDX_CHUNK];
     size_t elem = h->type == IDX_TYPE_FLOAT ? 4 : 1;
     size_t total = (size_t)h->data_bytes, done = 0, out = 0;
-    float scale[256];
+    float scale[256], *X;
     for (int v = 0; v < 256; v++)
         scale[v] = (float)(v / 255.0);
     while (done < total) {
         size_t len = total - done > IDX_CHUNK ? IDX_CHUNK : total - done;
         clmlp_status s = idx_read(f, buf, len, "pixel data", err, errlen);
+        if (s == CLMLP_OK)
+            s = grow_pixels(f, h, Xp, cap, out + len / elem, total / elem, err, errlen);
         if (s != CLMLP_OK)
             return s;
+        X = *Xp;
         for (size_t i = 0; i < len; i += elem) {
             if (elem == 1) {
                 X[out++] = scale[buf[i]];
@@ -423,6 +453,7 @@ clmlp_status clmlp_idx_load(const char *images_path, const char *labels_path, cl
     idx_header hi, hl;
     clmlp_dataset d;
     clmlp_status s;
+    size_t x_cap = 0;
 
     if (err && errlen)
         err[0] = '\0';
@@ -444,17 +475,26 @@ clmlp_status clmlp_idx_load(const char *images_path, const char *labels_path, cl
         d.rows = hi.rows;
         d.cols = hi.cols;
         d.dim = d.rows * d.cols;
-        /* check_size bounded n*dim*4 by IDX_MAX_BYTES and SIZE_MAX */
-        d.X = malloc(d.n * d.dim * sizeof *d.X);
-        d.labels = malloc(d.n * sizeof *d.labels);
-        if (!d.X || !d.labels) {
-            set_err(err, errlen, "%s: out of memory for %zu images of %zux%zu", images_path, d.n,
-                    d.rows, d.cols);
-            s = CLMLP_ERR_NOMEM;
+        /* check_size bounded n*dim*4 by IDX_MAX_BYTES and SIZE_MAX. A plain file's length was
+         * matched to its header, so its pixels are known to be there and are allocated at once;
+         * a gzip stream's are not, and read_pixels grows the buffer as they arrive. */
+        if (img.size_known) {
+            x_cap = d.n * d.dim;
+            d.X = malloc(x_cap * sizeof *d.X);
+            if (!d.X) {
+                set_err(err, errlen, "%s: out of memory for %zu images of %zux%zu", images_path,
+                        d.n, d.rows, d.cols);
+                s = CLMLP_ERR_NOMEM;
+            }
         }
     }
     if (s == CLMLP_OK)
-        s = read_pixels(&img, &hi, d.X, err, errlen);
+        s = read_pixels(&img, &hi, &d.X, &x_cap, err, errlen);
+    /* Only now: n labels cost 4n bytes, and n is backed by real pixel data once it is read. */
+    if (s == CLMLP_OK && !(d.labels = malloc(d.n * sizeof *d.labels))) {
+        set_err(err, errlen, "%s: out of memory for %zu labels", labels_path, d.n);
+        s = CLMLP_ERR_NOMEM;
+    }
     if (s == CLMLP_OK)
         s = read_labels(&lab, &hl, d.labels, &d.n_classes, err, errlen);
     if (s == CLMLP_OK)

@@ -143,10 +143,25 @@ static clmlp_status ref_train_batch(clmlp_engine *e, size_t first, size_t count)
     return CLMLP_OK;
 }
 
-static clmlp_status ref_read_stats(clmlp_engine *e, size_t n, float *loss, int32_t *correct)
+static clmlp_status ref_read_stats(clmlp_engine *e, size_t begin, size_t n, float *loss,
+                                   int32_t *correct)
 {
-    memcpy(loss, state(e)->loss, n * sizeof *loss);
-    memcpy(correct, state(e)->correct, n * sizeof *correct);
+    memcpy(loss, state(e)->loss + begin, n * sizeof *loss);
+    memcpy(correct, state(e)->correct + begin, n * sizeof *correct);
+    return CLMLP_OK;
+}
+
+static clmlp_status ref_get_opt_state(clmlp_engine *e, float *m, float *v)
+{
+    memcpy(m, state(e)->opt_m, e->net->n_params_padded * sizeof *m);
+    memcpy(v, state(e)->opt_v, e->net->n_params_padded * sizeof *v);
+    return CLMLP_OK;
+}
+
+static clmlp_status ref_set_opt_state(clmlp_engine *e, const float *m, const float *v)
+{
+    memcpy(state(e)->opt_m, m, e->net->n_params_padded * sizeof *m);
+    memcpy(state(e)->opt_v, v, e->net->n_params_padded * sizeof *v);
     return CLMLP_OK;
 }
 
@@ -196,9 +211,35 @@ static clmlp_status ref_read_buffer(clmlp_engine *e, clmlp_buffer_kind kind, int
     return CLMLP_OK;
 }
 
+_Static_assert(REF_STATS_FIELDS == CLMLP_STATS_FIELDS, "layer_stats layout differs");
+
+/* The twin of the layer_stats kernel on every layer's buffers of the last step. */
+static clmlp_status ref_diagnostics(clmlp_engine *e, float *part)
+{
+    ref_state *s = state(e);
+    const clmlp_net *net = e->net;
+    size_t col = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        ref_layer_stats(s->A[l], s->D[l], s->grad + net->w_off[l], clmlp_net_cW(net, l), part,
+                        e->last_count, net->sizes[l], net->sizes[l + 1], net->act[l], col);
+        col += net->sizes[l + 1];
+    }
+    return CLMLP_OK;
+}
+
 static const struct clmlp_engine_ops ref_ops = {
-    ref_set_data, ref_set_order, ref_train_batch, ref_read_stats, ref_predict,
-    ref_get_params, ref_set_params, ref_read_buffer, ref_destroy,
+    .set_data = ref_set_data,
+    .set_order = ref_set_order,
+    .train_batch = ref_train_batch,
+    .read_stats = ref_read_stats,
+    .predict = ref_predict,
+    .get_params = ref_get_params,
+    .set_params = ref_set_params,
+    .read_buffer = ref_read_buffer,
+    .get_opt_state = ref_get_opt_state,
+    .set_opt_state = ref_set_opt_state,
+    .layer_stats = ref_diagnostics,
+    .destroy = ref_destroy,
 };
 
 clmlp_status clmlp_ref_engine_init(clmlp_engine *e, char *err, size_t errlen)

@@ -12,6 +12,9 @@
 double ref_act_apply(int act, double z);
 double ref_act_deriv_from_output(int act, double a);
 
+/* Floats per unit column written by layer_stats (the layout of kernels/layer_stats.cl). */
+#define REF_STATS_FIELDS 4
+
 /* The kernels' twins are declared once for a scalar type; REF_KERNELS_DECLARE(float, REF_F)
  * gives ref_* and (double, REF_D) gives refd_*, the double copies used by the gradient check.
  * Labels and the order stay integer in both. */
@@ -27,13 +30,18 @@ void REF(output_delta_ce)(const REAL *Z, const int32_t *labels, REAL *D, REAL *l
 void REF(softmax_rows)(const REAL *Z, REAL *P, size_t B, size_t n); \
 void REF(hidden_delta)(const REAL *D, const REAL *W, const REAL *A_prev, REAL *D_prev, size_t B, \
                       size_t n_in, size_t n_out, int act_prev); \
+void REF(transpose)(const REAL *src, REAL *dst, size_t rows, size_t cols); \
+void REF(hidden_delta_t)(const REAL *D, const REAL *WT, const REAL *A_prev, REAL *D_prev, \
+                        size_t B, size_t n_in, size_t n_out, int act_prev); \
 void REF(weight_grad)(const REAL *A_prev, const REAL *D, REAL *dW, size_t B, size_t n_in, \
                      size_t n_out); \
 void REF(bias_grad)(const REAL *D, REAL *db, size_t B, size_t n); \
 void REF(sgd_update)(REAL *p, const REAL *g, size_t n, REAL lr, REAL l2); \
 void REF(momentum_update)(REAL *p, REAL *v, const REAL *g, size_t n, REAL lr, REAL mu, REAL l2); \
 void REF(adam_update)(REAL *p, REAL *m, REAL *v, const REAL *g, size_t n, REAL lr_t, \
-                     REAL beta1, REAL beta2, REAL eps_t, REAL l2);
+                     REAL beta1, REAL beta2, REAL eps_t, REAL l2); \
+void REF(layer_stats)(const REAL *A, const REAL *D, const REAL *dW, const REAL *W, REAL *part, \
+                     size_t B, size_t n_in, size_t n_out, int act, size_t col0);
 #define REF_F(name) ref_##name
 #define REF_D(name) refd_##name
 REF_KERNELS_DECLARE(float, REF_F)

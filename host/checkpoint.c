@@ -1,0 +1,229 @@
+/* checkpoint.c - writing and reading training checkpoints (see checkpoint.h): the model's
+ * chunks, then TRST (train state), OPTM (optimizer moments) and, when validating, BEST. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
+
+static uint64_t double_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+static double bits_double(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+static uint32_t float_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float bits_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static void write_state(clmlp_chunk_writer *w, const clmlp_train_state *s)
+{
+    clmlp_cw_begin(w, "TRST");
+    clmlp_cw_u32(w, s->epoch);
+    clmlp_cw_u32(w, s->epochs);
+    clmlp_cw_u64(w, s->next_first);
+    clmlp_cw_u64(w, s->n_train);
+    clmlp_cw_u64(w, s->batch);
+    for (int i = 0; i < 4; i++)
+        clmlp_cw_u64(w, s->rng_epoch.s[i]);
+    clmlp_cw_u64(w, s->step);
+    clmlp_cw_u32(w, s->best_epoch);
+    clmlp_cw_u32(w, s->since_best);
+    clmlp_cw_u64(w, double_bits(s->best_val_loss));
+    const clmlp_hyper *h = &s->hyper;
+    clmlp_cw_u32(w, (uint32_t)h->optimizer);
+    const float hv[] = {h->lr, h->momentum, h->beta1, h->beta2, h->eps, h->l2};
+    for (size_t i = 0; i < sizeof hv / sizeof *hv; i++)
+        clmlp_cw_u32(w, float_bits(hv[i]));
+    clmlp_cw_u32(w, s->cosine_lr);
+    clmlp_cw_end(w);
+}
+
+static int read_state(const clmlp_chunk_file *f, const clmlp_chunk *c, clmlp_train_state *s,
+                      char *err, size_t errlen)
+{
+    clmlp_chunk_reader r;
+    clmlp_cr_init(&r, f, c, err, errlen);
+    s->epoch = clmlp_cr_u32(&r, "epoch");
+    s->epochs = clmlp_cr_u32(&r, "epochs");
+    s->next_first = clmlp_cr_u64(&r, "position");
+    s->n_train = clmlp_cr_u64(&r, "training samples");
+    s->batch = clmlp_cr_u64(&r, "batch");
+    for (int i = 0; i < 4; i++)
+        s->rng_epoch.s[i] = clmlp_cr_u64(&r, "rng");
+    s->step = clmlp_cr_u64(&r, "step");
+    s->best_epoch = clmlp_cr_u32(&r, "best epoch");
+    s->since_best = clmlp_cr_u32(&r, "epochs since best");
+    s->best_val_loss = bits_double(clmlp_cr_u64(&r, "best loss"));
+    clmlp_hyper *h = &s->hyper;
+    h->optimizer = (clmlp_optimizer)clmlp_cr_u32(&r, "optimizer");
+    float *hv[] = {&h->lr, &h->momentum, &h->beta1, &h->beta2, &h->eps, &h->l2};
+    for (size_t i = 0; i < sizeof hv / sizeof *hv; i++)
+        *hv[i] = bits_float(clmlp_cr_u32(&r, "hyperparameter"));
+    s->cosine_lr = clmlp_cr_u32(&r, "schedule");
+    if (!clmlp_cr_done(&r))
+        return 0;
+    if (s->epoch == 0 || s->epoch > s->epochs + 1 || s->batch == 0 || s->next_first > s->n_train ||
+        (unsigned)h->optimizer > CLMLP_OPT_ADAM) {
+        snprintf(err, errlen, "%s: train state at byte %zu is inconsistent (epoch %u of %u, "
+                 "position %llu of %llu)", f->path, c->at, s->epoch, s->epochs,
+                 (unsigned long long)s->next_first, (unsigned long long)s->n_train);
+        return 0;
+    }
+    return 1;
+}
+
+/* OPTM: the moment arrays in the padded parameter layout (the padding is zero). */
+static int read_moments(const clmlp_chunk_file *f, const clmlp_chunk *c, size_t n, float *m,
+                        float *v, char *err, size_t errlen)
+{
+    clmlp_chunk_reader r;
+    clmlp_cr_init(&r, f, c, err, errlen);
+    uint64_t count = clmlp_cr_u64(&r, "moment count");
+    if (!r.failed && count != n) {
+        snprintf(err, errlen, "%s: optimizer state at byte %zu has %llu values, the network "
+                 "needs %zu", f->path, c->at, (unsigned long long)count, n);
+        return 0;
+    }
+    const unsigned char *pm = clmlp_cr_bytes(&r, (uint64_t)n * 4, "first moments");
+    const unsigned char *pv = clmlp_cr_bytes(&r, (uint64_t)n * 4, "second moments");
+    if (!clmlp_cr_done(&r))
+        return 0;
+    clmlp_decode_f32s(pm, m, n);
+    clmlp_decode_f32s(pv, v, n);
+    return 1;
+}
+
+clmlp_status clmlp_checkpoint_write(const char *path, clmlp_engine *e, const clmlp_net *shape,
+                                    const clmlp_model_meta *meta, const clmlp_train_state *state,
+                                    const clmlp_net *best, char *err, size_t errlen)
+{
+    clmlp_net *now = NULL;
+    size_t n = shape->n_params_padded;
+    float *m = malloc(n * sizeof *m), *v = malloc(n * sizeof *v);
+    uint64_t step;
+    clmlp_chunk_writer w;
+    clmlp_cw_init(&w, CLMLP_MODEL_MAGIC, CLMLP_MODEL_VERSION);
+    clmlp_status st = m && v ? clmlp_net_clone(&now, shape) : CLMLP_ERR_NOMEM;
+    if (st == CLMLP_OK && ((st = clmlp_engine_get_params(e, now)) != CLMLP_OK ||
+                           (st = clmlp_engine_get_opt_state(e, &step, m, v)) != CLMLP_OK))
+        snprintf(err, errlen, "checkpoint %s: %s", path, clmlp_engine_error(e));
+    else if (st == CLMLP_OK)
+        st = clmlp_model_write_chunks(&w, now, meta, err, errlen);
+    if (st == CLMLP_OK) {
+        clmlp_train_state s = *state;
+        s.step = step;
+        write_state(&w, &s);
+        clmlp_cw_begin(&w, "OPTM");
+        clmlp_cw_u64(&w, n);
+        clmlp_cw_f32s(&w, m, n);
+        clmlp_cw_f32s(&w, v, n);
+        clmlp_cw_end(&w);
+        if (best) { /* same shape as the checkpoint's net: its parameters are enough */
+            clmlp_cw_begin(&w, "BEST");
+            clmlp_cw_u64(&w, n);
+            clmlp_cw_f32s(&w, best->params, n);
+            clmlp_cw_end(&w);
+        }
+    }
+    if (st == CLMLP_OK && (st = clmlp_cw_finish(&w)) != CLMLP_OK)
+        snprintf(err, errlen, "checkpoint %s: out of memory", path);
+    if (st == CLMLP_OK)
+        st = clmlp_write_file_atomic(path, w.data, w.len, err, errlen);
+    clmlp_cw_free(&w);
+    clmlp_net_free(now);
+    free(m), free(v);
+    return st;
+}
+
+/* BEST: the best-validation parameters in the padded layout of the checkpoint's net. */
+static clmlp_status read_best(const clmlp_chunk_file *f, const clmlp_chunk *c, const clmlp_net *net,
+                              clmlp_net **best, char *err, size_t errlen)
+{
+    size_t n = net->n_params_padded;
+    clmlp_chunk_reader r;
+    clmlp_cr_init(&r, f, c, err, errlen);
+    uint64_t count = clmlp_cr_u64(&r, "best parameter count");
+    const unsigned char *p = count == n ? clmlp_cr_bytes(&r, (uint64_t)n * 4, "best parameters")
+                                        : NULL;
+    if (!p || !clmlp_cr_done(&r)) {
+        if (!r.failed)
+            snprintf(err, errlen, "%s: best parameters at byte %zu: %llu values, expected %zu",
+                     f->path, c->at, (unsigned long long)count, n);
+        return CLMLP_ERR_FORMAT;
+    }
+    clmlp_status st = clmlp_net_clone(best, net);
+    if (st == CLMLP_OK)
+        clmlp_decode_f32s(p, (*best)->params, n);
+    return st;
+}
+
+clmlp_status clmlp_checkpoint_read(const char *path, clmlp_checkpoint *out, char *err,
+                                   size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    clmlp_chunk_file f;
+    clmlp_status st = clmlp_chunk_file_read(&f, path, CLMLP_MODEL_MAGIC, CLMLP_MODEL_VERSION,
+                                            "clmlp checkpoint", err, errlen);
+    if (st != CLMLP_OK)
+        return st;
+    clmlp_chunk trst, optm, best;
+    st = clmlp_model_read_chunks(&f, &out->net, &out->meta, err, errlen);
+    if (st == CLMLP_OK && (st = clmlp_chunk_find(&f, "TRST", 1, &trst, err, errlen)) == CLMLP_OK &&
+        (st = clmlp_chunk_find(&f, "OPTM", 1, &optm, err, errlen)) == CLMLP_OK &&
+        (st = clmlp_chunk_find(&f, "BEST", 0, &best, err, errlen)) == CLMLP_OK) {
+        size_t n = out->net->n_params_padded;
+        out->opt_m = malloc(n * sizeof(float));
+        out->opt_v = malloc(n * sizeof(float));
+        if (!out->opt_m || !out->opt_v)
+            st = CLMLP_ERR_NOMEM;
+        else if (!read_state(&f, &trst, &out->state, err, errlen) ||
+                 !read_moments(&f, &optm, n, out->opt_m, out->opt_v, err, errlen))
+            st = CLMLP_ERR_FORMAT;
+        else if (best.present)
+            st = read_best(&f, &best, out->net, &out->best, err, errlen);
+    }
+    clmlp_chunk_file_free(&f);
+    if (st != CLMLP_OK)
+        clmlp_checkpoint_free(out);
+    return st;
+}
+
+clmlp_status clmlp_checkpoint_apply(const clmlp_checkpoint *c, clmlp_engine *e, char *err,
+                                    size_t errlen)
+{
+    clmlp_status st = clmlp_engine_set_params(e, c->net);
+    if (st == CLMLP_OK)
+        st = clmlp_engine_set_opt_state(e, c->state.step, c->opt_m, c->opt_v);
+    if (st != CLMLP_OK)
+        snprintf(err, errlen, "cannot restore the checkpoint: %s", clmlp_engine_error(e));
+    return st;
+}
+
+void clmlp_checkpoint_free(clmlp_checkpoint *c)
+{
+    clmlp_net_free(c->net);
+    clmlp_net_free(c->best);
+    clmlp_model_meta_free(&c->meta);
+    free(c->opt_m);
+    free(c->opt_v);
+    memset(c, 0, sizeof *c);
+}

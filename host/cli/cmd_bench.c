@@ -1,0 +1,760 @@
+/* cmd_bench.c - `clmlp bench`: per-kernel device times and full training-step throughput.
+ *
+ * Per kernel: on an OpenCL device every launch of a training step is recorded with a profiling
+ * event (bench.h's hook in cl_engine.c); after warm-up steps, `--reps` steps are profiled one by
+ * one and each launch's median, quartiles and extremes are reported with GFLOP/s and GB/s from
+ * the one cost descriptor per kernel (clmlp_kernel_cost). On the CPU reference (--device cpu)
+ * the same launches are timed by calling the C twins directly with a wall clock.
+ *
+ * Full step: clmlp_engine_train_batch on random data, many steps back to back with one sync at
+ * the end (clmlp_engine_epoch_stats reads the queue's last results), repeated `--step-reps`
+ * times; reported as samples per second (median, min, max). Nothing here is a single timing:
+ * the machine may be shared and noisy. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench.h"
+#include "cli_common.h"
+#include "ref/ref_kernels.h"
+#include "rng.h"
+
+int cmd_bench(int argc, char **argv);
+
+#define CMD "bench"
+#define MAX_BATCHES 16
+#define MAX_PLAN 256
+
+static const char help[] =
+    "Usage: clmlp bench [OPTIONS]\n"
+    "Times every kernel of a training step and the whole step, on random data.\n\n"
+    "  --layers LIST      unit counts, input first (default 784,256,128,10)\n"
+    "  --act NAME[,..]    hidden activation(s): tanh, sigmoid, relu (default tanh)\n"
+    "  --out-act NAME     output activation with --loss mse (default sigmoid)\n"
+    "  --loss ce|mse      loss (default ce: softmax + cross-entropy)\n"
+    "  --optimizer NAME   sgd, momentum or adam (default sgd)\n"
+    "  --batch LIST       batch sizes, e.g. 32,128,256 (default 32,128,256)\n"
+    "  --device SPEC      OpenCL device (index or name part) or 'cpu' for the C reference\n"
+    "  --warmup N         steps run before any timing (default 10)\n"
+    "  --reps N           profiled steps per kernel statistic (default 50)\n"
+    "  --step-reps N      repetitions of the throughput measurement (default 7)\n"
+    "  --min-time SEC     least duration of one throughput repetition (default 0.3)\n"
+    "  --samples N        size of the random data set (default 16 batches, at least 4096)\n"
+    "  --seed N           seed of the data and the weights (default 1)\n"
+    "  --no-kernels       skip the per-kernel table\n"
+    "  --no-step          skip the full-step throughput\n"
+    "  --csv FILE         also write every row as CSV\n"
+    "  --json FILE        also write the results as JSON\n"
+    "  --help             show this help\n";
+
+typedef struct bench_opts {
+    const char *layers, *act, *out_act, *device, *csv, *json;
+    clmlp_loss loss;
+    clmlp_optimizer opt;
+    size_t batch[MAX_BATCHES];
+    int n_batch;
+    unsigned warmup, reps, step_reps;
+    double min_time;
+    size_t samples;
+    uint64_t seed;
+    int kernels, step;
+} bench_opts;
+
+/* One reported launch: its shape and statistics over the repetitions, in nanoseconds. */
+typedef struct kstat {
+    clmlp_launch l;
+    double med, lo, hi, q1, q3;
+    unsigned reps;
+} kstat;
+
+typedef struct step_stat {
+    double med, lo, hi; /* samples per second */
+    double host_us;     /* median time the host spends inside one train_batch call (enqueue) */
+    size_t steps;       /* steps per repetition */
+    unsigned reps;
+} step_stat;
+
+typedef struct run_result {
+    size_t batch;
+    kstat k[MAX_PLAN];
+    size_t nk;
+    int has_step;
+    step_stat step;
+} run_result;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantile q of sorted v[0..n) by linear interpolation. */
+static double quantile(const double *v, size_t n, double q)
+{
+    if (n == 0)
+        return 0.0;
+    double pos = q * (double)(n - 1);
+    size_t i = (size_t)pos;
+    if (i + 1 >= n)
+        return v[n - 1];
+    return v[i] + (pos - (double)i) * (v[i + 1] - v[i]);
+}
+
+static void fill_stat(kstat *k, double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    k->med = quantile(v, n, 0.5);
+    k->q1 = quantile(v, n, 0.25);
+    k->q3 = quantile(v, n, 0.75);
+    k->lo = n ? v[0] : 0.0;
+    k->hi = n ? v[n - 1] : 0.0;
+    k->reps = (unsigned)n;
+}
+
+/* "32,128,256" into sizes; 0 after a usage error. */
+static int parse_list(const char *opt, const char *s, size_t *out, int cap, size_t min, size_t max)
+{
+    char buf[512];
+    if (strlen(s) >= sizeof buf) {
+        cli_usage(CMD, "%s: list too long", opt);
+        return 0;
+    }
+    strcpy(buf, s);
+    int n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        uint64_t v;
+        if (n == cap) {
+            cli_usage(CMD, "%s: more than %d entries", opt, cap);
+            return 0;
+        }
+        if (!cli_parse_u64(CMD, opt, tok, min, max, &v))
+            return 0;
+        out[n++] = (size_t)v;
+    }
+    if (n == 0)
+        cli_usage(CMD, "%s: empty list", opt);
+    return n;
+}
+
+static int parse_args(bench_opts *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->layers = "784,256,128,10";
+    o->act = "tanh";
+    o->loss = CLMLP_LOSS_CE;
+    o->opt = CLMLP_OPT_SGD;
+    o->batch[0] = 32, o->batch[1] = 128, o->batch[2] = 256;
+    o->n_batch = 3;
+    o->warmup = 10, o->reps = 50, o->step_reps = 7;
+    o->min_time = 0.3;
+    o->seed = 1;
+    o->kernels = o->step = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        char name[64];
+        const char *eq = strchr(a, '=');
+        if (strncmp(a, "--", 2) == 0 && eq && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            val = eq + 1;
+            a = name;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help, stdout);
+            return CLI_EXIT_HELP;
+        }
+        if (strcmp(a, "--no-kernels") == 0) {
+            o->kernels = 0;
+            continue;
+        }
+        if (strcmp(a, "--no-step") == 0) {
+            o->step = 0;
+            continue;
+        }
+        static const char *const with_value[] = {
+            "--layers", "--act", "--out-act", "--loss", "--optimizer", "--batch", "--device",
+            "--warmup", "--reps", "--step-reps", "--min-time", "--samples", "--seed", "--csv",
+            "--json"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
+            known |= strcmp(a, with_value[k]) == 0;
+        if (!known)
+            return cli_usage(CMD, "unknown option '%s'", argv[i]);
+        if (!val) {
+            if (i + 1 >= argc)
+                return cli_usage(CMD, "%s needs a value", a);
+            val = argv[++i];
+        }
+        uint64_t u;
+        if (strcmp(a, "--layers") == 0)
+            o->layers = val;
+        else if (strcmp(a, "--act") == 0)
+            o->act = val;
+        else if (strcmp(a, "--out-act") == 0)
+            o->out_act = val;
+        else if (strcmp(a, "--device") == 0)
+            o->device = val;
+        else if (strcmp(a, "--csv") == 0)
+            o->csv = val;
+        else if (strcmp(a, "--json") == 0)
+            o->json = val;
+        else if (strcmp(a, "--loss") == 0) {
+            if (clmlp_loss_parse(val, &o->loss) != 0)
+                return cli_usage(CMD, "--loss: '%s' is not ce or mse", val);
+        } else if (strcmp(a, "--optimizer") == 0) {
+            if (clmlp_optimizer_parse(val, &o->opt) != 0)
+                return cli_usage(CMD, "--optimizer: '%s' is not sgd, momentum or adam", val);
+        } else if (strcmp(a, "--batch") == 0) {
+            if (!(o->n_batch = parse_list("--batch", val, o->batch, MAX_BATCHES, 1, 1u << 20)))
+                return CLI_EXIT_USAGE;
+        } else if (strcmp(a, "--min-time") == 0) {
+            if (!cli_parse_double(CMD, "--min-time", val, 0.0, 60.0, &o->min_time))
+                return CLI_EXIT_USAGE;
+        } else {
+            if (!cli_parse_u64(CMD, a, val, strcmp(a, "--warmup") == 0 ? 0 : 1,
+                               strcmp(a, "--samples") == 0 ? (1u << 24) : 1000000, &u))
+                return CLI_EXIT_USAGE;
+            if (strcmp(a, "--warmup") == 0)
+                o->warmup = (unsigned)u;
+            else if (strcmp(a, "--reps") == 0)
+                o->reps = (unsigned)u;
+            else if (strcmp(a, "--step-reps") == 0)
+                o->step_reps = (unsigned)u;
+            else if (strcmp(a, "--samples") == 0)
+                o->samples = (size_t)u;
+            else
+                o->seed = u;
+        }
+    }
+    if (o->out_act && o->loss == CLMLP_LOSS_CE)
+        return cli_usage(CMD, "--out-act applies to --loss mse only (ce uses softmax)");
+    return CLI_EXIT_OK;
+}
+
+static int build_net(const bench_opts *o, clmlp_net **net)
+{
+    size_t sizes[CLMLP_MAX_LAYERS + 2];
+    clmlp_act act[CLMLP_MAX_LAYERS];
+    int n = parse_list("--layers", o->layers, sizes, CLMLP_MAX_LAYERS + 1, 1, 1u << 24);
+    if (n == 0)
+        return CLI_EXIT_USAGE;
+    if (n < 2)
+        return cli_usage(CMD, "--layers needs at least an input and an output size");
+    int L = n - 1;
+    if (L > 1 && cli_parse_acts(CMD, o->act, L - 1, act) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
+    if (o->loss == CLMLP_LOSS_CE) {
+        act[L - 1] = CLMLP_ACT_SOFTMAX;
+    } else {
+        act[L - 1] = CLMLP_ACT_SIGMOID;
+        if (o->out_act && (clmlp_act_parse(o->out_act, &act[L - 1]) != 0 ||
+                           act[L - 1] == CLMLP_ACT_SOFTMAX))
+            return cli_usage(CMD, "--out-act: '%s' is not sigmoid, tanh, relu or identity",
+                             o->out_act);
+    }
+    char err[512];
+    clmlp_status st = clmlp_net_create(net, L, sizes, act, o->loss, err, sizeof err);
+    if (st != CLMLP_OK) {
+        cli_err(CMD, "%s", err);
+        return CLI_EXIT_FAIL;
+    }
+    clmlp_net_init(*net, CLMLP_INIT_XAVIER, o->seed);
+    return CLI_EXIT_OK;
+}
+
+static int engine_fail(const clmlp_engine *e, const char *what)
+{
+    cli_err(CMD, "%s: %s", what, clmlp_engine_error(e));
+    return CLI_EXIT_FAIL;
+}
+
+/* Random inputs in [0, 1) like scaled pixels, uniform labels, a shuffled order. */
+static int load_random_data(clmlp_engine *e, const clmlp_net *net, size_t n, uint64_t seed)
+{
+    size_t dim = net->sizes[0], classes = net->sizes[net->n_layers];
+    float *X = malloc(n * dim * sizeof *X);
+    int32_t *y = malloc(n * sizeof *y);
+    uint32_t *order = malloc(n * sizeof *order);
+    int rc = CLI_EXIT_OK;
+    if (!X || !y || !order) {
+        cli_err(CMD, "out of memory for %zu random samples", n);
+        rc = CLI_EXIT_FAIL;
+    } else {
+        clmlp_rng rng;
+        clmlp_rng_seed(&rng, seed ^ 0x9e3779b97f4a7c15u);
+        for (size_t i = 0; i < n * dim; i++)
+            X[i] = (float)clmlp_rng_uniform(&rng);
+        for (size_t i = 0; i < n; i++) {
+            y[i] = (int32_t)clmlp_rng_below(&rng, classes > 1 ? classes : 2) % (int32_t)classes;
+            order[i] = (uint32_t)i;
+        }
+        clmlp_rng_shuffle(&rng, order, n);
+        if (clmlp_engine_set_data(e, X, y, n, dim) != CLMLP_OK ||
+            clmlp_engine_set_order(e, order, n) != CLMLP_OK)
+            rc = engine_fail(e, "loading the random data");
+    }
+    free(X), free(y), free(order);
+    return rc;
+}
+
+/* One training step on batch number i of the data set (cycling through it). */
+static int step(clmlp_engine *e, size_t i, size_t batch, size_t n_data)
+{
+    size_t n_batches = n_data / batch;
+    if (clmlp_engine_train_batch(e, (i % n_batches) * batch, batch) != CLMLP_OK)
+        return engine_fail(e, "training step");
+    return CLI_EXIT_OK;
+}
+
+/* Waits for everything queued: reading one position's statistics needs all earlier steps. */
+static int sync_engine(clmlp_engine *e)
+{
+    double loss;
+    size_t ok;
+    if (clmlp_engine_epoch_stats(e, 1, &loss, &ok) != CLMLP_OK)
+        return engine_fail(e, "reading results");
+    return CLI_EXIT_OK;
+}
+
+/* Per-launch device times of an OpenCL engine over o->reps profiled steps. */
+static int profile_device(clmlp_engine *e, const bench_opts *o, size_t batch, size_t n_data,
+                          run_result *r)
+{
+    clmlp_launch rec[MAX_PLAN];
+    double *t = malloc((size_t)o->reps * MAX_PLAN * sizeof *t);
+    if (!t) {
+        cli_err(CMD, "out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    size_t nk = 0;
+    int rc = CLI_EXIT_OK;
+    for (unsigned rep = 0; rc == CLI_EXIT_OK && rep < o->reps; rep++) {
+        size_t n = 0;
+        if (clmlp_engine_profile_begin(e, MAX_PLAN) != CLMLP_OK) {
+            rc = engine_fail(e, "profiling");
+            break;
+        }
+        rc = step(e, o->warmup + rep, batch, n_data);
+        if (clmlp_engine_profile_end(e, rec, MAX_PLAN, &n) != CLMLP_OK && rc == CLI_EXIT_OK)
+            rc = engine_fail(e, "profiling");
+        if (rc != CLI_EXIT_OK)
+            break;
+        if (rep == 0) {
+            nk = n;
+            for (size_t i = 0; i < n; i++)
+                r->k[i].l = rec[i];
+        } else if (n != nk) {
+            cli_err(CMD, "a step launched %zu kernels, the first %zu", n, nk);
+            rc = CLI_EXIT_FAIL;
+        }
+        for (size_t i = 0; rc == CLI_EXIT_OK && i < nk; i++)
+            t[i * o->reps + rep] = rec[i].ns;
+    }
+    if (rc == CLI_EXIT_OK) {
+        for (size_t i = 0; i < nk; i++)
+            fill_stat(&r->k[i], t + i * o->reps, o->reps);
+        r->nk = nk;
+    }
+    free(t);
+    return rc;
+}
+
+/* Runs the C twin of one planned launch on scratch buffers (contents: random, fixed). */
+static void run_twin(const clmlp_launch *l, const clmlp_net *net, float *const *buf,
+                     const int32_t *labels, const uint32_t *order)
+{
+    const char *k = l->kernel;
+    size_t B = l->rows, ni = l->n_in, no = l->n_out;
+    int layer = l->layer < 0 ? 0 : l->layer;
+    if (strcmp(k, "gather_batch") == 0)
+        ref_gather_batch(buf[0], labels, order, 0, B, no, buf[1], (int32_t *)buf[4]);
+    else if (strcmp(k, "forward_layer") == 0)
+        ref_forward_layer(buf[0], buf[1], buf[2], buf[3], B, ni, no, net->act[layer]);
+    else if (strcmp(k, "output_delta_ce") == 0)
+        ref_output_delta_ce(buf[0], labels, buf[3], buf[2], (int32_t *)buf[4], B, no, 0);
+    else if (strcmp(k, "output_delta_mse") == 0)
+        ref_output_delta_mse(buf[0], labels, buf[3], buf[2], (int32_t *)buf[4], B, no,
+                             net->act[layer], 0);
+    else if (strcmp(k, "hidden_delta") == 0)
+        ref_hidden_delta(buf[0], buf[1], buf[2], buf[3], B, ni, no,
+                         net->act[layer > 0 ? layer - 1 : 0]);
+    else if (strcmp(k, "weight_grad") == 0)
+        ref_weight_grad(buf[0], buf[1], buf[3], B, ni, no);
+    else if (strcmp(k, "bias_grad") == 0)
+        ref_bias_grad(buf[0], buf[3], B, no);
+    else if (strcmp(k, "sgd_update") == 0)
+        ref_sgd_update(buf[3], buf[0], no, 1e-9f, 0.0f);
+    else if (strcmp(k, "momentum_update") == 0)
+        ref_momentum_update(buf[3], buf[2], buf[0], no, 1e-9f, 0.9f, 0.0f);
+    else if (strcmp(k, "adam_update") == 0)
+        ref_adam_update(buf[3], buf[2], buf[1], buf[0], no, 1e-9f, 0.9f, 0.999f, 1e-8f, 0.0f);
+}
+
+/* Per-launch wall times of the C twins, on the plan of one step (CPU reference). */
+static int profile_twins(const clmlp_net *net, const bench_opts *o, size_t batch, run_result *r)
+{
+    clmlp_hyper h = clmlp_hyper_default();
+    h.optimizer = o->opt;
+    clmlp_launch plan[MAX_PLAN];
+    size_t n = clmlp_step_plan(net, &h, batch, plan, MAX_PLAN);
+    if (n > MAX_PLAN) {
+        cli_err(CMD, "%zu launches per step; at most %d are reported", n, MAX_PLAN);
+        return CLI_EXIT_FAIL;
+    }
+    size_t big = net->n_params_padded, wmax = clmlp_net_max_width(net);
+    if (batch * wmax > big)
+        big = batch * wmax;
+    float *buf[5] = {NULL};
+    int32_t *labels = malloc(batch * sizeof *labels);
+    uint32_t *order = malloc(batch * sizeof *order);
+    double *t = malloc(o->reps * sizeof *t);
+    int ok = labels && order && t;
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, o->seed);
+    for (int i = 0; i < 5 && ok; i++) {
+        ok = (buf[i] = malloc(big * sizeof(float))) != NULL;
+        for (size_t j = 0; ok && j < big; j++)
+            buf[i][j] = (float)(clmlp_rng_uniform(&rng) * 0.5);
+    }
+    for (size_t b = 0; ok && b < batch; b++)
+        labels[b] = (int32_t)(b % net->sizes[net->n_layers]), order[b] = (uint32_t)b;
+    if (ok) {
+        for (size_t i = 0; i < n; i++) {
+            /* At least 3 repetitions, at most o->reps, and about a second per launch. */
+            unsigned done = 0;
+            double start = now_s();
+            run_twin(&plan[i], net, buf, labels, order); /* warm-up */
+            while (done < o->reps && (done < 3 || now_s() - start < 1.0)) {
+                double t0 = now_s();
+                run_twin(&plan[i], net, buf, labels, order);
+                t[done++] = 1e9 * (now_s() - t0);
+            }
+            r->k[i].l = plan[i];
+            fill_stat(&r->k[i], t, done);
+        }
+        r->nk = n;
+    }
+    for (int i = 0; i < 5; i++)
+        free(buf[i]);
+    free(labels), free(order), free(t);
+    if (!ok) {
+        cli_err(CMD, "out of memory for the reference buffers");
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Samples per second of back-to-back steps, o->step_reps times. */
+static int time_steps(clmlp_engine *e, const bench_opts *o, size_t batch, size_t n_data,
+                      size_t *next, step_stat *out)
+{
+    /* Calibrate: double the steps until one repetition lasts o->min_time. */
+    size_t steps = 1;
+    for (;;) {
+        double t0 = now_s();
+        for (size_t i = 0; i < steps; i++)
+            if (step(e, (*next)++, batch, n_data) != CLI_EXIT_OK)
+                return CLI_EXIT_FAIL;
+        if (sync_engine(e) != CLI_EXIT_OK)
+            return CLI_EXIT_FAIL;
+        double dt = now_s() - t0;
+        if (dt >= o->min_time || steps >= (1u << 20))
+            break;
+        size_t want = dt > 0 ? (size_t)(steps * (o->min_time / dt) * 1.2) + 1 : steps * 2;
+        steps = want > steps * 8 ? steps * 8 : want > steps ? want : steps * 2;
+    }
+    double v[64], host[64];
+    unsigned reps = o->step_reps > 64 ? 64 : o->step_reps;
+    for (unsigned r = 0; r < reps; r++) {
+        double t0 = now_s(), in_calls = 0.0;
+        for (size_t i = 0; i < steps; i++) {
+            double c0 = now_s();
+            if (step(e, (*next)++, batch, n_data) != CLI_EXIT_OK)
+                return CLI_EXIT_FAIL;
+            in_calls += now_s() - c0;
+        }
+        if (sync_engine(e) != CLI_EXIT_OK)
+            return CLI_EXIT_FAIL;
+        v[r] = (double)(steps * batch) / (now_s() - t0);
+        host[r] = 1e6 * in_calls / (double)steps;
+    }
+    qsort(host, reps, sizeof *host, cmp_double);
+    out->host_us = quantile(host, reps, 0.5);
+    qsort(v, reps, sizeof *v, cmp_double);
+    out->med = quantile(v, reps, 0.5);
+    out->lo = v[0];
+    out->hi = v[reps - 1];
+    out->steps = steps;
+    out->reps = reps;
+    return CLI_EXIT_OK;
+}
+
+static int bench_batch(const bench_opts *o, const clmlp_net *net, size_t batch, run_result *r,
+                       char *device_name, size_t name_len)
+{
+    clmlp_hyper h = clmlp_hyper_default();
+    h.optimizer = o->opt;
+    h.lr = o->opt == CLMLP_OPT_ADAM ? 1e-3f : 0.01f;
+    clmlp_engine *e = NULL;
+    if (cli_engine(CMD, o->device, net, &h, batch, &e) != CLI_EXIT_OK)
+        return CLI_EXIT_FAIL;
+    snprintf(device_name, name_len, "%s", clmlp_engine_device_name(e));
+    int is_cpu = cli_backend(o->device) == CLMLP_BACKEND_REF;
+    size_t n_data = o->samples ? o->samples : 16 * batch;
+    if (n_data < 4096 && !o->samples)
+        n_data = 4096;
+    if (n_data < batch)
+        n_data = batch;
+    int rc = load_random_data(e, net, n_data, o->seed);
+    r->batch = batch;
+    size_t next = 0;
+    /* Warm-up: first launches compile work-group functions (PoCL) and fault pages in. */
+    for (unsigned i = 0; rc == CLI_EXIT_OK && i < o->warmup; i++)
+        rc = step(e, next++, batch, n_data);
+    if (rc == CLI_EXIT_OK)
+        rc = sync_engine(e);
+    if (rc == CLI_EXIT_OK && o->kernels)
+        rc = is_cpu ? profile_twins(net, o, batch, r) : profile_device(e, o, batch, n_data, r);
+    next += o->reps;
+    if (rc == CLI_EXIT_OK && o->step) {
+        rc = time_steps(e, o, batch, n_data, &next, &r->step);
+        r->has_step = rc == CLI_EXIT_OK;
+    }
+    clmlp_engine_free(e);
+    return rc;
+}
+
+static void launch_name(const clmlp_launch *l, char *buf, size_t len)
+{
+    if (l->layer < 0)
+        snprintf(buf, len, "%s", l->kernel);
+    else
+        snprintf(buf, len, "%s L%d", l->kernel, l->layer);
+}
+
+static void shape_text(const clmlp_launch *l, char *buf, size_t len)
+{
+    if (clmlp_kernel_is_gemm(l->kernel))
+        snprintf(buf, len, "%zux%zux%zu", l->rows, l->n_in, l->n_out);
+    else if (l->n_in)
+        snprintf(buf, len, "%zux%zu", l->n_in, l->n_out);
+    else if (l->rows > 1)
+        snprintf(buf, len, "%zux%zu", l->rows, l->n_out);
+    else
+        snprintf(buf, len, "%zu", l->n_out);
+}
+
+static void print_table(const run_result *r, const char *device, const clmlp_net *net)
+{
+    printf("\n== batch %zu on %s ==\n", r->batch, device);
+    double sum_ns = 0.0, gemm_ns = 0.0, gemm_flops = 0.0;
+    if (r->nk) {
+        printf("%-24s %-13s %10s %27s %8s %8s\n", "kernel", "shape", "median us",
+               "IQR us (min-max)", "GFLOP/s", "GB/s");
+        for (size_t i = 0; i < r->nk; i++) {
+            const kstat *k = &r->k[i];
+            clmlp_cost c = clmlp_kernel_cost(&k->l);
+            char name[64], shape[48], spread[64];
+            launch_name(&k->l, name, sizeof name);
+            shape_text(&k->l, shape, sizeof shape);
+            snprintf(spread, sizeof spread, "%.1f-%.1f (%.1f-%.1f)", k->q1 / 1e3, k->q3 / 1e3,
+                     k->lo / 1e3, k->hi / 1e3);
+            double sec = k->med * 1e-9;
+            printf("%-24s %-13s %10.1f %27s %8.2f %8.2f\n", name, shape, k->med / 1e3, spread,
+                   sec > 0 ? c.flops / sec / 1e9 : 0.0, sec > 0 ? c.bytes / sec / 1e9 : 0.0);
+            sum_ns += k->med;
+            if (clmlp_kernel_is_gemm(k->l.kernel)) {
+                gemm_ns += k->med;
+                gemm_flops += c.flops;
+            }
+        }
+        printf("sum of kernel medians: %.1f us per step (%zu launches); GEMMs %.1f us, %.2f "
+               "GFLOP/s\n",
+               sum_ns / 1e3, r->nk, gemm_ns / 1e3, gemm_ns > 0 ? gemm_flops / gemm_ns : 0.0);
+    }
+    if (r->has_step) {
+        double step_us = 1e6 * (double)r->batch / r->step.med;
+        double flops = 0.0;
+        clmlp_hyper h = clmlp_hyper_default();
+        clmlp_launch plan[MAX_PLAN];
+        size_t n = clmlp_step_plan(net, &h, r->batch, plan, MAX_PLAN);
+        for (size_t i = 0; i < n && i < MAX_PLAN; i++)
+            if (clmlp_kernel_is_gemm(plan[i].kernel))
+                flops += clmlp_kernel_cost(&plan[i]).flops;
+        printf("full step: %.0f samples/s median (min %.0f, max %.0f; %u reps of %zu steps), "
+               "%.1f us per step (%.1f us of it enqueueing on the host), %.2f GEMM GFLOP/s "
+               "effective\n",
+               r->step.med, r->step.lo, r->step.hi, r->step.reps, r->step.steps, step_us,
+               r->step.host_us, flops / (step_us * 1e3));
+    }
+}
+
+static const char csv_header[] =
+    "device,batch,layers,act,loss,optimizer,kind,kernel,layer,rows,n_in,n_out,reps,median_us,"
+    "q1_us,q3_us,min_us,max_us,flops,bytes,gflops,gbytes_s,samples_s,samples_s_min,"
+    "samples_s_max,steps_per_rep\n";
+
+/* A CSV field without commas or quotes (device names may hold commas). */
+static void csv_text(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++)
+        fputc(*s == '"' ? '\'' : *s, f);
+    fputc('"', f);
+}
+
+static void write_csv(FILE *f, const bench_opts *o, const char *device, const run_result *r)
+{
+    static const char *const opt_names[] = {"sgd", "momentum", "adam"};
+    for (size_t i = 0; i < r->nk; i++) {
+        const kstat *k = &r->k[i];
+        clmlp_cost c = clmlp_kernel_cost(&k->l);
+        double sec = k->med * 1e-9;
+        csv_text(f, device);
+        fprintf(f, ",%zu,", r->batch);
+        csv_text(f, o->layers);
+        fprintf(f, ",%s,%s,%s,kernel,%s,%d,%zu,%zu,%zu,%u,%.3f,%.3f,%.3f,%.3f,%.3f,%.0f,%.0f,%.4f,"
+                   "%.4f,,,,\n",
+                o->act, clmlp_loss_name(o->loss), opt_names[o->opt], k->l.kernel, k->l.layer,
+                k->l.rows, k->l.n_in, k->l.n_out, k->reps, k->med / 1e3, k->q1 / 1e3, k->q3 / 1e3,
+                k->lo / 1e3, k->hi / 1e3, c.flops, c.bytes, sec > 0 ? c.flops / sec / 1e9 : 0.0,
+                sec > 0 ? c.bytes / sec / 1e9 : 0.0);
+    }
+    if (r->has_step) {
+        csv_text(f, device);
+        fprintf(f, ",%zu,", r->batch);
+        csv_text(f, o->layers);
+        fprintf(f, ",%s,%s,%s,step,train_batch,-1,%zu,,,%u,%.3f,,,,,,,,,%.1f,%.1f,%.1f,%zu\n",
+                o->act, clmlp_loss_name(o->loss), opt_names[o->opt], r->batch, r->step.reps,
+                1e6 * (double)r->batch / r->step.med, r->step.med, r->step.lo, r->step.hi,
+                r->step.steps);
+    }
+}
+
+static void json_text(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", (unsigned char)*s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void write_json(FILE *f, const bench_opts *o, const char *device, const run_result *runs,
+                       int n)
+{
+    static const char *const opt_names[] = {"sgd", "momentum", "adam"};
+    fprintf(f, "{\n  \"device\": ");
+    json_text(f, device);
+    fprintf(f, ",\n  \"layers\": ");
+    json_text(f, o->layers);
+    fprintf(f, ",\n  \"act\": ");
+    json_text(f, o->act);
+    fprintf(f, ",\n  \"loss\": \"%s\",\n  \"optimizer\": \"%s\",\n  \"runs\": [",
+            clmlp_loss_name(o->loss), opt_names[o->opt]);
+    for (int b = 0; b < n; b++) {
+        const run_result *r = &runs[b];
+        fprintf(f, "%s\n    {\"batch\": %zu, \"kernels\": [", b ? "," : "", r->batch);
+        for (size_t i = 0; i < r->nk; i++) {
+            const kstat *k = &r->k[i];
+            clmlp_cost c = clmlp_kernel_cost(&k->l);
+            double sec = k->med * 1e-9;
+            fprintf(f,
+                    "%s\n      {\"kernel\": \"%s\", \"layer\": %d, \"rows\": %zu, \"n_in\": %zu, "
+                    "\"n_out\": %zu, \"reps\": %u, \"median_us\": %.3f, \"q1_us\": %.3f, "
+                    "\"q3_us\": %.3f, \"min_us\": %.3f, \"max_us\": %.3f, \"flops\": %.0f, "
+                    "\"bytes\": %.0f, \"gflops\": %.4f, \"gbytes_s\": %.4f}",
+                    i ? "," : "", k->l.kernel, k->l.layer, k->l.rows, k->l.n_in, k->l.n_out,
+                    k->reps, k->med / 1e3, k->q1 / 1e3, k->q3 / 1e3, k->lo / 1e3, k->hi / 1e3,
+                    c.flops, c.bytes, sec > 0 ? c.flops / sec / 1e9 : 0.0,
+                    sec > 0 ? c.bytes / sec / 1e9 : 0.0);
+        }
+        fprintf(f, "%s]", r->nk ? "\n    " : "");
+        if (r->has_step)
+            fprintf(f,
+                    ", \"step\": {\"samples_s\": %.1f, \"samples_s_min\": %.1f, "
+                    "\"samples_s_max\": %.1f, \"reps\": %u, \"steps_per_rep\": %zu, "
+                    "\"step_us\": %.3f}",
+                    r->step.med, r->step.lo, r->step.hi, r->step.reps, r->step.steps,
+                    1e6 * (double)r->batch / r->step.med);
+        fputc('}', f);
+    }
+    fprintf(f, "\n  ]\n}\n");
+}
+
+static FILE *open_out(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        cli_err(CMD, "cannot write %s", path);
+    return f;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_opts o;
+    int rc = parse_args(&o, argc, argv);
+    if (rc != CLI_EXIT_OK)
+        return rc == CLI_EXIT_HELP ? CLI_EXIT_OK : rc;
+    clmlp_net *net = NULL;
+    rc = build_net(&o, &net);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    run_result *runs = calloc((size_t)o.n_batch, sizeof *runs);
+    if (!runs) {
+        clmlp_net_free(net);
+        cli_err(CMD, "out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    char device[256] = "";
+    printf("clmlp bench: layers %s, act %s, loss %s, %u warm-up steps, %u profiled steps, %u "
+           "throughput repetitions of >= %.2f s\n",
+           o.layers, o.act, clmlp_loss_name(o.loss), o.warmup, o.reps, o.step_reps, o.min_time);
+    for (int b = 0; rc == CLI_EXIT_OK && b < o.n_batch; b++) {
+        rc = bench_batch(&o, net, o.batch[b], &runs[b], device, sizeof device);
+        if (rc == CLI_EXIT_OK) {
+            print_table(&runs[b], device, net);
+            fflush(stdout);
+        }
+    }
+    if (rc == CLI_EXIT_OK && o.csv) {
+        FILE *f = open_out(o.csv);
+        if (!f)
+            rc = CLI_EXIT_FAIL;
+        else {
+            fputs(csv_header, f);
+            for (int b = 0; b < o.n_batch; b++)
+                write_csv(f, &o, device, &runs[b]);
+            if (fclose(f) != 0)
+                rc = CLI_EXIT_FAIL;
+        }
+    }
+    if (rc == CLI_EXIT_OK && o.json) {
+        FILE *f = open_out(o.json);
+        if (!f)
+            rc = CLI_EXIT_FAIL;
+        else {
+            write_json(f, &o, device, runs, o.n_batch);
+            if (fclose(f) != 0)
+                rc = CLI_EXIT_FAIL;
+        }
+    }
+    free(runs);
+    clmlp_net_free(net);
+    return rc;
+}

@@ -1,0 +1,108 @@
+# cli_robustness.sh - nothing lost, nothing crashes: kill -9 during checkpoint writes never
+# leaves an unreadable checkpoint (20 trials), Ctrl-C writes a checkpoint that resumes to
+# bit-identical weights, a diverging run stops with epoch/batch/layer and leaves the saved
+# model untouched, and no OpenCL platform gives a clear message while the CPU path still runs.
+# Usage: bash tests/cli_robustness.sh /path/to/clmlp /path/to/tests/cases
+set -euo pipefail
+
+CLMLP=${1:?usage: cli_robustness.sh CLMLP CASES_DIR}
+CASES=${2:?usage: cli_robustness.sh CLMLP CASES_DIR}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+FAILS=0
+fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+pass() { echo "ok: $*"; }
+
+# 2000 samples, 20 features, 5 classes (deterministic awk): epochs of a few milliseconds, so
+# checkpoints are written all the time.
+awk 'BEGIN { srand(3); for (i = 0; i < 2000; i++) { c = i % 5; printf "%d", c;
+       for (j = 0; j < 20; j++) printf ",%.4f", rand() + (j % 5 == c); printf "\n" } }' >"$TMP/d.csv"
+DATA=(--train-csv "$TMP/d.csv" --layers 20,32,16,5 --act tanh --batch 50 --seed 4)
+
+# ---- kill -9 at random moments while checkpoints are being written ----
+trials=20 readable=0 missing=0
+for t in $(seq 1 $trials); do
+    rm -f "$TMP/ck.clmlp"
+    "$CLMLP" train "${DATA[@]}" --epochs 100000 --checkpoint "$TMP/ck.clmlp" --quiet \
+        >/dev/null 2>&1 &
+    pid=$!
+    sleep "0.$((RANDOM % 9 + 3))"
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    if [[ ! -e "$TMP/ck.clmlp" ]]; then
+        missing=$((missing + 1)) # killed before the first checkpoint: nothing to tear
+    elif "$CLMLP" eval "$TMP/ck.clmlp" --csv "$TMP/d.csv" >/dev/null 2>"$TMP/err"; then
+        readable=$((readable + 1))
+    else
+        fail "kill -9 trial $t left an unreadable checkpoint: $(cat "$TMP/err")"
+    fi
+done
+if ((readable + missing == trials && readable >= trials / 2)); then
+    pass "kill -9 x $trials: $readable checkpoints readable, $missing killed before the first"
+else
+    fail "kill -9: only $readable of $trials checkpoints readable ($missing missing)"
+fi
+
+# ---- SIGINT writes a checkpoint; resuming gives the straight run's weights bit for bit ----
+# 20000 samples make epochs long enough that a SIGINT sent right after the first checkpoint
+# (end of epoch 1) lands in the middle of the run, on any machine.
+awk 'BEGIN { srand(5); for (i = 0; i < 20000; i++) { c = i % 5; printf "%d", c;
+       for (j = 0; j < 20; j++) printf ",%.4f", rand() + (j % 5 == c); printf "\n" } }' >"$TMP/big.csv"
+BIG=(--train-csv "$TMP/big.csv" --layers 20,32,16,5 --act tanh --batch 50 --seed 4 --epochs 8)
+for dev in cpu 0; do
+    "$CLMLP" train "${BIG[@]}" --device $dev --save "$TMP/straight.clmlp" --quiet >/dev/null
+    rm -f "$TMP/int.clmlp"
+    rc=0
+    "$CLMLP" train "${BIG[@]}" --device $dev --checkpoint "$TMP/int.clmlp" --quiet \
+        >/dev/null 2>"$TMP/err" &
+    pid=$!
+    for _ in $(seq 1 3000); do [[ -e "$TMP/int.clmlp" ]] && break; sleep 0.01; done
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" || rc=$?
+    if [[ $rc -eq 130 ]] && grep -q "checkpoint written" "$TMP/err"; then
+        "$CLMLP" train "${BIG[@]}" --device $dev --resume "$TMP/int.clmlp" \
+            --save "$TMP/resumed.clmlp" --quiet >/dev/null
+        if cmp -s "$TMP/straight.clmlp" "$TMP/resumed.clmlp"; then
+            pass "device $dev: $(head -c 100 "$TMP/err"); resumed model identical to a straight run"
+        else
+            fail "device $dev: resumed model differs from the straight run"
+        fi
+    else
+        fail "device $dev: SIGINT gave exit $rc: $(cat "$TMP/err")"
+    fi
+done
+
+# ---- divergence: stops with where it happened; an existing model is not touched ----
+"$CLMLP" train "${DATA[@]}" --epochs 1 --save "$TMP/good.clmlp" --quiet >/dev/null
+cp "$TMP/good.clmlp" "$TMP/good.copy"
+rc=0
+"$CLMLP" train --train-csv "$CASES/c01_huge_features.csv" --layers 3,4,2 --optimizer sgd \
+    --lr 1e6 --lr-schedule constant --epochs 3 --save "$TMP/good.clmlp" >/dev/null 2>"$TMP/err" || rc=$?
+if [[ $rc -eq 1 ]] && grep -q "diverged" "$TMP/err" && grep -q "batch" "$TMP/err" &&
+    grep -q -- "--lr" "$TMP/err" && cmp -s "$TMP/good.clmlp" "$TMP/good.copy"; then
+    pass "divergence: exit 1, '$(head -c 160 "$TMP/err")', model untouched"
+else
+    fail "divergence: exit $rc, $(cat "$TMP/err"); model $(cmp -s "$TMP/good.clmlp" "$TMP/good.copy" && echo untouched || echo CHANGED)"
+fi
+
+# ---- no OpenCL platform at all: a clear message; the CPU reference still trains ----
+mkdir -p "$TMP/no-vendors"
+rc=0
+OCL_ICD_VENDORS="$TMP/no-vendors" "$CLMLP" devices >/dev/null 2>"$TMP/err" || rc=$?
+if [[ $rc -eq 1 ]] && grep -q "CL_PLATFORM_NOT_FOUND_KHR (-1001)" "$TMP/err" &&
+    grep -q "pocl-opencl-icd" "$TMP/err"; then
+    pass "no platform: $(head -c 120 "$TMP/err")"
+else
+    fail "no platform: exit $rc, $(cat "$TMP/err")"
+fi
+if OCL_ICD_VENDORS="$TMP/no-vendors" "$CLMLP" train "${DATA[@]}" --device cpu --epochs 1 --quiet >/dev/null; then
+    pass "no platform: --device cpu still trains"
+else
+    fail "no platform: --device cpu failed"
+fi
+
+if ((FAILS)); then
+    echo "$FAILS check(s) failed" >&2
+    exit 1
+fi
+echo "all robustness checks passed"

@@ -1,0 +1,232 @@
+/* test_checkpoint.c - checkpoints and resume: a run stopped after an epoch or in the middle of
+ * one and resumed from its checkpoint ends with bit-identical weights to a straight run, on
+ * both backends and with every optimizer; a checkpoint is a readable model file; a damaged one
+ * is refused; a diverged run never overwrites a good checkpoint. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "model_io.h"
+#include "testutil.h"
+#include "train.h"
+
+static const clmlp_backend backends[] = {CLMLP_BACKEND_REF, CLMLP_BACKEND_OPENCL};
+
+/* 500 samples of 12 features, 4 classes, learnable but not trivially. */
+static void make_data(clmlp_dataset *d)
+{
+    memset(d, 0, sizeof *d);
+    d->n = 500, d->dim = 12, d->n_classes = 4;
+    d->X = malloc(d->n * d->dim * sizeof *d->X);
+    d->labels = malloc(d->n * sizeof *d->labels);
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, 11);
+    for (size_t i = 0; i < d->n; i++) {
+        d->labels[i] = (int32_t)(i % 4);
+        for (size_t j = 0; j < d->dim; j++)
+            d->X[i * d->dim + j] = (float)(clmlp_rng_uniform(&rng) + (j % 4 == (size_t)d->labels[i]));
+    }
+}
+
+static clmlp_net *make_net(void)
+{
+    const size_t sizes[] = {12, 9, 7, 4};
+    const clmlp_act act[] = {CLMLP_ACT_TANH, CLMLP_ACT_SIGMOID, CLMLP_ACT_SOFTMAX};
+    clmlp_net *net;
+    ck_assert_int_eq(clmlp_net_create(&net, 3, sizes, act, CLMLP_LOSS_CE, NULL, 0), CLMLP_OK);
+    clmlp_net_init(net, CLMLP_INIT_XAVIER, 5);
+    return net;
+}
+
+/* Stops the run: after epoch `stop_epoch` (on_epoch) or at sample `stop_at` of it (progress). */
+typedef struct stopper {
+    unsigned stop_epoch;
+    size_t stop_at;
+} stopper;
+
+static int stop_on_epoch(const clmlp_epoch_report *r, void *user)
+{
+    const stopper *s = user;
+    return s->stop_at == 0 && r->epoch == s->stop_epoch;
+}
+
+static int stop_on_progress(unsigned epoch, size_t done, size_t total, void *user)
+{
+    const stopper *s = user;
+    (void)total;
+    return s->stop_at && epoch == s->stop_epoch && done >= s->stop_at;
+}
+
+static clmlp_train_options options(clmlp_optimizer o, const char *ckpt)
+{
+    clmlp_train_options opt = clmlp_train_options_default();
+    opt.epochs = 4;
+    opt.batch = 64; /* 500 = 7 x 64 + 52: the last batch is partial */
+    opt.seed = 9;
+    opt.val_fraction = 0.1;
+    opt.hyper.optimizer = o;
+    opt.hyper.lr = o == CLMLP_OPT_ADAM ? 0.01f : 0.1f;
+    opt.cosine_lr = 1;
+    opt.checkpoint_path = ckpt;
+    opt.checkpoint_every = ckpt ? 1 : 0;
+    return opt;
+}
+
+/* Trains to the end (or until stopped) and returns the engine's final parameters. */
+static clmlp_status run(clmlp_backend b, clmlp_train_options *opt, const clmlp_checkpoint *resume,
+                        clmlp_net **out)
+{
+    clmlp_dataset d;
+    make_data(&d);
+    clmlp_net *net = resume ? NULL : make_net();
+    const clmlp_net *shape = resume ? resume->net : net;
+    clmlp_engine *e;
+    char err[16384];
+    ck_assert_msg(clmlp_train_engine_create(&e, b, NULL, shape, opt, err, sizeof err) == CLMLP_OK, "%s", err);
+    if (resume) {
+        ck_assert_msg(clmlp_checkpoint_apply(resume, e, err, sizeof err) == CLMLP_OK, "%s", err);
+        opt->resume = &resume->state;
+    }
+    clmlp_net *best;
+    ck_assert_int_eq(clmlp_net_clone(&best, resume && resume->best ? resume->best : shape), CLMLP_OK);
+    clmlp_status st = clmlp_train(e, &d, NULL, opt, best, NULL, err, sizeof err);
+    ck_assert_msg(st == CLMLP_OK || st == CLMLP_ERR_INTERRUPTED, "%s", err);
+    ck_assert_int_eq(clmlp_net_clone(out, shape), CLMLP_OK);
+    ck_assert_int_eq(clmlp_engine_get_params(e, *out), CLMLP_OK);
+    clmlp_engine_free(e);
+    clmlp_net_free(best), clmlp_net_free(net);
+    clmlp_dataset_free(&d);
+    return st;
+}
+
+/* _i: backend x optimizer x (stop after epoch 2 | stop in the middle of epoch 3) */
+START_TEST(resume_is_bit_identical_to_a_straight_run)
+{
+    clmlp_backend b = backends[_i % 2];
+    clmlp_optimizer o = (clmlp_optimizer)((_i / 2) % 3);
+    int mid_epoch = _i / 6;
+    char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
+    int fd = mkstemp(ckpt);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+
+    clmlp_train_options straight = options(o, NULL);
+    clmlp_net *a;
+    ck_assert_int_eq(run(b, &straight, NULL, &a), CLMLP_OK);
+
+    stopper s = {mid_epoch ? 3 : 2, mid_epoch ? 200 : 0};
+    clmlp_train_options first = options(o, ckpt);
+    first.on_epoch = stop_on_epoch, first.on_progress = stop_on_progress, first.user = &s;
+    clmlp_net *partial;
+    ck_assert_int_eq(run(b, &first, NULL, &partial), CLMLP_ERR_INTERRUPTED);
+    ck_assert_msg(memcmp(partial->params, a->params, a->n_params_padded * 4) != 0,
+                  "the interrupted run already had the final weights: nothing was tested");
+
+    clmlp_checkpoint c;
+    char err[2048];
+    ck_assert_msg(clmlp_checkpoint_read(ckpt, &c, err, sizeof err) == CLMLP_OK, "%s", err);
+    ck_assert_uint_eq(c.state.epoch, s.stop_epoch + (mid_epoch ? 0 : 1));
+    ck_assert_ptr_nonnull(c.best); /* validating: the best parameters travel too */
+    clmlp_train_options second = options(o, ckpt);
+    clmlp_net *resumed;
+    ck_assert_int_eq(run(b, &second, &c, &resumed), CLMLP_OK);
+    ck_assert_msg(memcmp(resumed->params, a->params, a->n_params_padded * 4) == 0,
+                  "backend %d optimizer %d %s: resumed weights differ from the straight run", (int)b,
+                  (int)o, mid_epoch ? "mid-epoch" : "after an epoch");
+
+    /* The checkpoint is also a model file. */
+    clmlp_net *as_model;
+    ck_assert_msg(clmlp_model_load(ckpt, &as_model, NULL, err, sizeof err) == CLMLP_OK, "%s", err);
+    clmlp_net_free(as_model);
+    clmlp_checkpoint_free(&c);
+    clmlp_net_free(a), clmlp_net_free(partial), clmlp_net_free(resumed);
+    unlink(ckpt);
+}
+END_TEST
+
+START_TEST(damaged_checkpoint_is_refused)
+{
+    char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
+    int fd = mkstemp(ckpt);
+    close(fd);
+    clmlp_train_options opt = options(CLMLP_OPT_MOMENTUM, ckpt);
+    opt.epochs = 1;
+    clmlp_net *p;
+    ck_assert_int_eq(run(CLMLP_BACKEND_REF, &opt, NULL, &p), CLMLP_OK);
+    clmlp_net_free(p);
+    FILE *f = fopen(ckpt, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 200, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 200, SEEK_SET);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+    clmlp_checkpoint ck;
+    char err[2048];
+    ck_assert_int_ne(clmlp_checkpoint_read(ckpt, &ck, err, sizeof err), CLMLP_OK);
+    ck_assert_msg(strstr(err, ckpt) != NULL, "message does not name the file: %s", err);
+    ck_assert_ptr_null(ck.net);
+    unlink(ckpt);
+}
+END_TEST
+
+/* A run driven to NaN: training stops with the epoch, batch and layer, and the checkpoint from
+ * before is left as it was. */
+START_TEST(divergence_stops_and_keeps_the_last_good_checkpoint)
+{
+    char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
+    int fd = mkstemp(ckpt);
+    close(fd);
+    clmlp_train_options opt = options(CLMLP_OPT_SGD, ckpt);
+    opt.epochs = 1;
+    clmlp_net *p;
+    ck_assert_int_eq(run(CLMLP_BACKEND_OPENCL, &opt, NULL, &p), CLMLP_OK);
+    clmlp_net_free(p);
+    FILE *f = fopen(ckpt, "rb");
+    unsigned char before[1 << 16];
+    size_t n_before = fread(before, 1, sizeof before, f);
+    fclose(f);
+
+    clmlp_dataset d;
+    make_data(&d);
+    for (size_t i = 0; i < d.n * d.dim; i++)
+        d.X[i] *= 1e30f; /* inputs that overflow the first layer's sums */
+    clmlp_net *net = make_net();
+    clmlp_train_options bad = options(CLMLP_OPT_SGD, ckpt);
+    bad.hyper.lr = 1e30f;
+    clmlp_engine *e;
+    char err[16384];
+    ck_assert_int_eq(clmlp_train_engine_create(&e, CLMLP_BACKEND_OPENCL, NULL, net, &bad, err, sizeof err), CLMLP_OK);
+    clmlp_net *best;
+    clmlp_net_clone(&best, net);
+    clmlp_status st = clmlp_train(e, &d, NULL, &bad, best, NULL, err, sizeof err);
+    ck_assert_int_eq(st, CLMLP_ERR_NONFINITE);
+    ck_assert_msg(strstr(err, "epoch 1") && strstr(err, "batch") && strstr(err, "layer") &&
+                  strstr(err, "--lr"), "%s", err);
+    f = fopen(ckpt, "rb");
+    unsigned char after[1 << 16];
+    size_t n_after = fread(after, 1, sizeof after, f);
+    fclose(f);
+    ck_assert_uint_eq(n_before, n_after);
+    ck_assert_msg(memcmp(before, after, n_before) == 0, "the good checkpoint was overwritten");
+    clmlp_engine_free(e);
+    clmlp_net_free(best), clmlp_net_free(net);
+    clmlp_dataset_free(&d);
+    unlink(ckpt);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("checkpoints");
+    TCase *tc = tcase_create("resume");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, resume_is_bit_identical_to_a_straight_run, 0, 12);
+    tcase_add_test(tc, damaged_checkpoint_is_refused);
+    tcase_add_test(tc, divergence_stops_and_keeps_the_last_good_checkpoint);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
