@@ -15,8 +15,9 @@
  * Edges: rows past B are clamped for loading (no branch in the inner loop) and not stored.
  * Columns: a full tile runs one strip of FWD_TN columns; the last, partial tile runs strips of
  * 8, 4, 2 and 1 columns, so a narrow layer (n_out = 10) stays vectorised and never reads past
- * a row. Each output is one fma chain over j in order, then + b: the same rounding as the
- * scalar kernel. Twin: ref_forward_layer in host/ref/ref_kernels.c. */
+ * a row. Each output is one fma chain over j in order, then + b, then the activation by the
+ * vector built-ins (same formulas, same OpenCL ulp bounds as the scalar ones).
+ * Twin: ref_forward_layer in host/ref/ref_kernels.c. */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
 #endif

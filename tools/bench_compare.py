@@ -26,7 +26,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-GEMMS = ("forward_layer", "hidden_delta", "weight_grad")
+GEMMS = ("forward_layer", "hidden_delta", "hidden_delta_t", "weight_grad")
 
 
 def run_clmlp(cmd, layers, act, loss, batches, extra):
@@ -125,7 +125,7 @@ for kind, B, ni, no in shapes:
     D = rng.random((B, no), dtype=np.float32)
     if kind == "forward_layer":
         f = lambda: A @ W                 # (B x n_in)(n_in x n_out)
-    elif kind == "hidden_delta":
+    elif kind.startswith("hidden_delta"):
         f = lambda: D @ W.T               # (B x n_out)(n_out x n_in), W^T as a view
     else:
         f = lambda: A.T @ D               # (n_in x B)(B x n_out), A^T as a view
@@ -146,14 +146,14 @@ for kind, B, ni, no in shapes:
         for _ in range(n):
             f()
         ts.append((time.perf_counter() - t0) / n)
-    out.append(statistics.median(ts))
+    out.append([statistics.median(ts), min(ts)])
 cfg = ""
 try:
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
     cfg = "%s %s" % (blas.get("name", "?"), blas.get("version", ""))
 except Exception:
     pass
-print(json.dumps({"times": out, "blas": cfg}))
+print(json.dumps({"times": [t[0] for t in out], "best": [t[1] for t in out], "blas": cfg}))
 """
 
 
@@ -225,23 +225,32 @@ def main():
                 blas[t] = blas_bench(shapes, t, a.reps)
         # ---- full step
         lines = [f"### {act} + {loss.upper()}, layers {a.layers}", "",
-                 "| batch | clmlp samples/s (min-max) | PyTorch best samples/s (threads) | clmlp / PyTorch |",
-                 "|---:|---:|---:|---:|"]
+                 "Full training step, samples/s: medians (min-max) of the repetitions; the ratio "
+                 "of medians, and of the best repetitions.", "",
+                 "| batch | clmlp samples/s (min-max) | PyTorch samples/s (min-max, threads) | "
+                 "clmlp / PyTorch | best / best |",
+                 "|---:|---:|---:|---:|---:|"]
         cfg_res = {"act": act, "loss": loss, "steps": [], "gemms": []}
         for b in batches:
             s = steps.get(b)
             c = float(s["samples_s"]) if s else float("nan")
             span = f"{float(s['samples_s_min']):.0f}-{float(s['samples_s_max']):.0f}" if s else ""
             tr = torch_res.get(b)
-            tcol = f"{tr[0]:.0f} ({tr[3]}t)" if tr else "n/a"
+            tcol = f"{tr[0]:.0f} ({tr[1]:.0f}-{tr[2]:.0f}, {tr[3]}t)" if tr else "n/a"
             ratio = f"{c / tr[0]:.2f}" if tr else "n/a"
-            lines.append(f"| {b} | {c:.0f} ({span}) | {tcol} | {ratio} |")
+            best = f"{float(s['samples_s_max']) / tr[2]:.2f}" if tr and s else "n/a"
+            lines.append(f"| {b} | {c:.0f} ({span}) | {tcol} | {ratio} | {best} |")
             cfg_res["steps"].append({"batch": b, "clmlp_samples_s": c,
                                      "torch_samples_s": tr[0] if tr else None,
                                      "torch_threads": tr[3] if tr else None})
-        lines += ["", "| kernel | layer | B x n_in x n_out | clmlp us | clmlp GFLOP/s | "
-                  "OpenBLAS 1t GFLOP/s | OpenBLAS 2t GFLOP/s | clmlp / OpenBLAS 2t |",
-                  "|---|---:|---|---:|---:|---:|---:|---:|"]
+        lines += ["", "GEMMs: clmlp's device time per launch inside the training step (median of "
+                  "the profiled steps) against numpy's SGEMM on the same shape (median of "
+                  "repetitions); GFLOP/s of the medians. Ratios (>= 0.8 is the target): OpenBLAS "
+                  "2-thread median time / clmlp median time, and the fastest OpenBLAS run (1 or "
+                  "2 threads) / clmlp's fastest launch.", "",
+                  "| kernel | layer | B x n_in x n_out | clmlp us | clmlp GFLOP/s | "
+                  "OpenBLAS 1t GFLOP/s | OpenBLAS 2t GFLOP/s | clmlp / OpenBLAS 2t | best / best |",
+                  "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
         for i, r in enumerate(gemm_rows):
             B, ni, no = int(r["rows"]), int(r["n_in"]), int(r["n_out"])
             flops = 2.0 * B * ni * no
@@ -250,8 +259,10 @@ def main():
             b1 = flops / blas[1]["times"][i] / 1e9 if blas else float("nan")
             b2 = flops / blas[2]["times"][i] / 1e9 if blas else float("nan")
             ratio = (blas[2]["times"][i] * 1e6) / us if blas else float("nan")
+            best = (min(blas[1]["best"][i], blas[2]["best"][i]) * 1e6) / float(r["min_us"]) \
+                if blas else float("nan")
             lines.append(f"| {r['kernel']} | {r['layer']} | {B}x{ni}x{no} | {us:.1f} | {g:.1f} | "
-                         f"{b1:.1f} | {b2:.1f} | {ratio:.2f} |")
+                         f"{b1:.1f} | {b2:.1f} | {ratio:.2f} | {best:.2f} |")
             cfg_res["gemms"].append({"kernel": r["kernel"], "layer": int(r["layer"]), "B": B,
                                      "n_in": ni, "n_out": no, "clmlp_us": us,
                                      "openblas_1t_us": blas[1]["times"][i] * 1e6 if blas else None,

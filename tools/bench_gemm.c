@@ -5,8 +5,10 @@
  *   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120 -Ihost \
  *      tools/bench_gemm.c build-perf/libclmlp.a -lOpenCL -lz -lm -lpthread -o build-perf/bench-gemm
  * Usage: bench-gemm KERNEL TM TN LX LY "B,n_in,n_out;B,n_in,n_out..." [REPS] [EXTRA -D OPTIONS]
- * KERNEL is forward_layer, hidden_delta or weight_grad; TM x TN is the register block the
- * options give that kernel (it sets the global size). $CLMLP_KERNEL_DIR picks the sources. */
+ * KERNEL is forward_layer, hidden_delta, hidden_delta_t (given W^T) or weight_grad; TM x TN is
+ * the register block the options give that kernel (it sets the global size). $BENCH_ACT picks
+ * the activation code (default 0, identity); $CLMLP_KERNEL_DIR the kernel sources. Single-core
+ * figures (POCL_MAX_PTHREAD_COUNT=1) are the steadiest on a shared machine. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,8 +109,8 @@ int main(int argc, char **argv)
             aD[i] = fabsf(D[i]);
         float *WT = malloc(ni * no * 4); /* hidden_delta_t reads W^T */
         for (size_t j = 0; j < ni; j++)
-            for (size_t k = 0; k < no; k++)
-                WT[k * ni + j] = W[j * no + k];
+            for (size_t c = 0; c < no; c++)
+                WT[c * ni + j] = W[j * no + c];
         int tr = strcmp(kname, "hidden_delta_t") == 0;
         cl_mem mX = buf(ctx, X, B * ni), mW = buf(ctx, tr ? WT : W, ni * no), mD = buf(ctx, D, B * no);
         free(WT);

@@ -4,6 +4,8 @@
 #   train [clmlp train options]   train on Fashion-MNIST (package dataset-fashion-mnist)
 #   test                          the test suite: ctest on the default OpenCL device (PoCL)
 #   test-sanitize                 the same tests in an ASan+UBSan build (build-asan/)
+#   fuzz [SECONDS]                libFuzzer on the IDX, CSV and model readers (default 60 s
+#                                 each); any crash, leak or sanitizer report fails
 # Builds go to build/ (Release, -Werror) and build-asan/ (Debug, sanitizers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,9 +13,9 @@ cd "$(dirname "$0")/.."
 job=${1:-}
 [ $# -gt 0 ] && shift
 case "$job" in
-train | test | test-sanitize) ;;
+train | test | test-sanitize | fuzz) ;;
 *)
-    echo "usage: $0 train [clmlp train options] | test | test-sanitize" >&2
+    echo "usage: $0 train [clmlp train options] | test | test-sanitize | fuzz [seconds]" >&2
     exit 2
     ;;
 esac
@@ -21,6 +23,8 @@ esac
 packages=(build-essential cmake pkg-config ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd
     clinfo check libsubunit-dev zlib1g-dev python3 python3-numpy python3-matplotlib locales)
 [ "$job" = train ] && packages+=(dataset-fashion-mnist)
+# libFuzzer and the sanitizer runtimes come from libclang-rt-14-dev, which clang-14 does not pull.
+[ "$job" = fuzz ] && packages+=(clang-14 libclang-rt-14-dev)
 
 install_missing() {
     local missing=() p
@@ -70,5 +74,8 @@ test-sanitize)
     ensure_test_locale
     build build-asan Debug -DCLMLP_SANITIZE=ON
     ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
+    ;;
+fuzz)
+    CC=clang-14 exec tests/fuzz/build-and-run.sh "${1:-60}"
     ;;
 esac

@@ -178,7 +178,10 @@ static clmlp_status reserve_row(csv_state *st)
     int32_t *labels;
     if (st->n < st->cap)
         return CLMLP_OK;
-    cap = st->cap ? st->cap * 2 : 64;
+    /* Start with about a MiB of rows (at least one), then double: memory stays within twice
+     * what the file really holds, even for one enormous line. */
+    size_t first = st->dim ? ((size_t)1 << 18) / st->dim : 64;
+    cap = st->cap ? st->cap * 2 : (first < 1 ? 1 : first > 64 ? 64 : first);
     if (cap < st->cap || cap > SIZE_MAX / sizeof(float) / st->dim)
         goto nomem;
     X = realloc(st->X, cap * st->dim * sizeof *X);
