@@ -48,6 +48,8 @@ int tu_close(const char *label, const float *got, const float *want, size_t n,
     if (bad)
         fprintf(stderr, "%s: %zu of %zu elements differ; max |diff| %.3g at [%zu]\n", label, bad,
                 n, max_err, worst);
+    else if (getenv("CLMLP_TEST_VERBOSE"))
+        fprintf(stderr, "%s: n=%zu max |diff| %.3g\n", label, n, max_err);
     return bad == 0;
 }
 

@@ -20,7 +20,8 @@ float *tu_random(clmlp_rng *rng, size_t n, float lo, float hi);
 float *tu_abs(const float *x, size_t n);
 
 /* 1 when every |got - want| <= bound[i] (or atol + rtol |want| when bound is NULL) and no NaN;
- * otherwise prints label, the first mismatches and the max error, and returns 0. */
+ * otherwise prints label, the first mismatches and the max error, and returns 0. With
+ * $CLMLP_TEST_VERBOSE set, passing comparisons print their max |diff| too (for reports). */
 int tu_close(const char *label, const float *got, const float *want, size_t n,
              const float *bound, double atol, double rtol);
 
