@@ -54,6 +54,8 @@ static void write_state(clmlp_chunk_writer *w, const clmlp_train_state *s)
     for (size_t i = 0; i < sizeof hv / sizeof *hv; i++)
         clmlp_cw_u32(w, float_bits(hv[i]));
     clmlp_cw_u32(w, s->cosine_lr);
+    clmlp_cw_u64(w, double_bits(s->val_fraction));
+    clmlp_cw_u32(w, s->patience);
     clmlp_cw_end(w);
 }
 
@@ -79,10 +81,12 @@ static int read_state(const clmlp_chunk_file *f, const clmlp_chunk *c, clmlp_tra
     for (size_t i = 0; i < sizeof hv / sizeof *hv; i++)
         *hv[i] = bits_float(clmlp_cr_u32(&r, "hyperparameter"));
     s->cosine_lr = clmlp_cr_u32(&r, "schedule");
+    s->val_fraction = bits_double(clmlp_cr_u64(&r, "validation fraction"));
+    s->patience = clmlp_cr_u32(&r, "patience");
     if (!clmlp_cr_done(&r))
         return 0;
     if (s->epoch == 0 || s->epoch > s->epochs + 1 || s->batch == 0 || s->next_first > s->n_train ||
-        (unsigned)h->optimizer > CLMLP_OPT_ADAM) {
+        (unsigned)h->optimizer > CLMLP_OPT_ADAM || !(s->val_fraction >= 0 && s->val_fraction < 1)) {
         snprintf(err, errlen, "%s: train state at byte %zu is inconsistent (epoch %u of %u, "
                  "position %llu of %llu)", f->path, c->at, s->epoch, s->epochs,
                  (unsigned long long)s->next_first, (unsigned long long)s->n_train);

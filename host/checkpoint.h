@@ -23,6 +23,8 @@ typedef struct clmlp_train_state {
     double best_val_loss;
     clmlp_hyper hyper;      /* the optimizer settings (lr is the base rate of the schedule) */
     uint32_t cosine_lr;
+    double val_fraction;    /* validation split and early-stopping patience of the run */
+    uint32_t patience;
 } clmlp_train_state;
 
 typedef struct clmlp_checkpoint {

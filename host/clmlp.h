@@ -91,6 +91,10 @@ int clmlp_optimizer_parse(const char *s, clmlp_optimizer *out);
  * NULL, of errlen bytes) says why. */
 clmlp_status clmlp_net_create(clmlp_net **out, int n_layers, const size_t *sizes,
                               const clmlp_act *act, clmlp_loss loss, char *err, size_t errlen);
+/* Bytes of the padded parameter array a network of this shape needs, computed with overflow
+ * checks and without allocating (0 when it does not fit in size_t), so callers can refuse a
+ * network that will not fit a device or the host before trying. */
+size_t clmlp_net_param_bytes(int n_layers, const size_t *sizes);
 /* Seeded, reproducible initialisation: weights from the chosen scheme, biases zero. */
 void clmlp_net_init(clmlp_net *net, clmlp_init scheme, uint64_t seed);
 clmlp_status clmlp_net_clone(clmlp_net **out, const clmlp_net *src);

@@ -181,6 +181,13 @@ clmlp_status clmlp_write_file_atomic(const char *path, const void *data, size_t 
         set_err(err, errlen, "clmlp_write_file_atomic: no path or no data");
         return CLMLP_ERR_ARG;
     }
+    /* rename() would replace whatever is there: refuse a directory, a device (/dev/null as
+     * root), a FIFO or a socket instead of swapping it for a regular file. */
+    struct stat target;
+    if (stat(path, &target) == 0 && !S_ISREG(target.st_mode)) {
+        set_err(err, errlen, "cannot save %s: it exists and is not a regular file", path);
+        return CLMLP_ERR_IO;
+    }
     size_t plen = strlen(path);
     char *dir = parent_dir(path);
     char *tmp = plen <= SIZE_MAX - sizeof suffix ? malloc(plen + sizeof suffix) : NULL;

@@ -100,6 +100,19 @@ clmlp_status clmlp_net_create(clmlp_net **out, int n_layers, const size_t *sizes
     return CLMLP_OK;
 }
 
+size_t clmlp_net_param_bytes(int n_layers, const size_t *sizes)
+{
+    size_t end = 0, off;
+    for (int l = 0; l < n_layers; l++) {
+        if (sizes[l] && sizes[l + 1] > SIZE_MAX / sizes[l])
+            return 0;
+        if (!layout_push(&end, sizes[l] * sizes[l + 1], &off) ||
+            !layout_push(&end, sizes[l + 1], &off))
+            return 0;
+    }
+    return end * sizeof(float);
+}
+
 /* Half-width of the uniform range each scheme draws weights from. */
 static double init_limit(clmlp_init scheme, size_t fan_in, size_t fan_out)
 {

@@ -375,18 +375,28 @@ static clmlp_status keep_best(run *r, const clmlp_epoch_report *rep, clmlp_net *
 }
 
 /* Where the run starts: epoch 1 at position 0, or the resumed state. */
-static void start_state(run *r, clmlp_train_result *res, unsigned *first_epoch, size_t *start)
+static clmlp_status start_state(run *r, clmlp_train_result *res, unsigned *first_epoch,
+                                size_t *start)
 {
     r->state.epochs = r->opt->epochs;
     r->state.n_train = r->n_train;
     r->state.batch = r->opt->batch;
     r->state.hyper = r->opt->hyper;
     r->state.cosine_lr = (uint32_t)r->opt->cosine_lr;
+    r->state.val_fraction = r->opt->val_fraction;
+    r->state.patience = r->opt->patience;
     *first_epoch = 1;
     *start = 0;
     const clmlp_train_state *s = r->opt->resume;
     if (!s)
-        return;
+        return CLMLP_OK;
+    if (s->n_train != r->n_train || s->batch != r->opt->batch) {
+        snprintf(r->err, r->errlen, "the checkpoint was trained on %llu samples in batches of "
+                 "%llu; this run has %zu in batches of %zu: give the same data options",
+                 (unsigned long long)s->n_train, (unsigned long long)s->batch, r->n_train,
+                 r->opt->batch);
+        return CLMLP_ERR_ARG;
+    }
     r->rng = s->rng_epoch; /* rebuilds the interrupted epoch's order, or the next epoch's */
     r->state.best_epoch = s->best_epoch;
     r->state.since_best = s->since_best;
@@ -395,6 +405,7 @@ static void start_state(run *r, clmlp_train_result *res, unsigned *first_epoch, 
     res->best_val_loss = s->best_val_loss;
     *first_epoch = s->epoch;
     *start = (size_t)s->next_first;
+    return CLMLP_OK;
 }
 
 /* A checkpoint is due after every checkpoint_every-th epoch and after the last one. */
@@ -421,7 +432,9 @@ static clmlp_status run_epochs(run *r, clmlp_net *best, clmlp_train_result *res)
 {
     unsigned first_epoch;
     size_t start;
-    start_state(r, res, &first_epoch, &start);
+    clmlp_status st0 = start_state(r, res, &first_epoch, &start);
+    if (st0 != CLMLP_OK)
+        return st0;
     unsigned since_best = r->state.since_best;
     for (unsigned ep = first_epoch; ep <= r->opt->epochs; ep++, start = 0) {
         clmlp_epoch_report rep = {0};

@@ -13,7 +13,10 @@ for f in bin/clmlp include/clmlp.h lib/libclmlp.a lib/pkgconfig/clmlp.pc; do
     [[ -n "$found" ]] || { echo "FAIL: $f not installed" >&2; exit 1; }
 done
 pc=$(dirname "$(find "$TMP/prefix" -name clmlp.pc -print -quit)")
-cc -std=c11 -Wall -Wextra -Werror "$SRC/examples/xor.c" \
+# A sanitizer build's library needs the sanitizer runtimes in the program that links it.
+san=()
+grep -q '^CLMLP_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" && san=(-fsanitize=address,undefined)
+cc -std=c11 -Wall -Wextra -Werror "${san[@]}" "$SRC/examples/xor.c" \
     $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --static --libs clmlp) -o "$TMP/xor"
 "$TMP/xor" cpu
 "$TMP/xor" 0

@@ -175,6 +175,75 @@ for dev in cpu default; do
         fail "a failed run changed the existing model ($dev)"
 done
 
+# ---- input handling: predict uses the shared readers; labels are checked with their file ----
+# predict's features-only CSV: what its own parser once skipped or misread is an error naming
+# the line and field; a tiny value underflows to 0 and is accepted.
+printf '0.5,,0.7\n' >"$TMP/gap.csv"
+expect_error "predict: empty field" "gap.csv:1:2: empty field" \
+    predict "$TMP/blobs_cpu.clmlp" "$TMP/gap.csv" --device cpu
+printf '0.5,0.7,\n' >"$TMP/trail.csv"
+expect_error "predict: trailing comma" "trail.csv:1:3: empty field" \
+    predict "$TMP/blobs_cpu.clmlp" "$TMP/trail.csv" --device cpu
+printf '0x10,0.7\n' >"$TMP/hex.csv"
+expect_error "predict: hex cell" "hex.csv:1:1: '0x10' is not a number" \
+    predict "$TMP/blobs_cpu.clmlp" "$TMP/hex.csv" --device cpu
+printf '1e-999,0.7\n' >"$TMP/tiny.csv"
+[[ $("$CLMLP" predict "$TMP/blobs_cpu.clmlp" "$TMP/tiny.csv" --device cpu | wc -l) -eq 1 ]] &&
+    pass "predict: 1e-999 is a number" || fail "predict: 1e-999 refused"
+expect_error "predict: a label column not mentioned" "use --label-column" \
+    predict "$TMP/blobs_cpu.clmlp" "$TMP/blobs_train.csv" --device cpu
+# predict's IDX input: the shared reader's checks and messages, naming the file
+printf '\0\0\10\3\177\377\377\377\0\0\0\4\0\0\0\4' >"$TMP/claims2g.idx"
+expect_error "predict: IDX header claiming 2^31 images" "claims2g.idx: header says 2147483647 images" \
+    predict "$TMP/idx.clmlp" "$TMP/claims2g.idx" --device cpu
+printf '\0\0\10\3\0\114\113\100\0\0\0\34\0\0\0\34' >"$TMP/claims5m.idx"
+expect_error "predict: IDX header claiming 5M images" "claims5m.idx: truncated" \
+    predict "$TMP/idx.clmlp" "$TMP/claims5m.idx" --device cpu
+gzip -c "$CASES/c10_images.idx3-ubyte" >"$TMP/corrupt.gz"
+printf '\377' | dd of="$TMP/corrupt.gz" bs=1 seek=$(($(wc -c <"$TMP/corrupt.gz") - 8)) conv=notrunc 2>/dev/null
+expect_error "predict: corrupt gzip" "corrupt.gz: gzip data is corrupt" \
+    predict "$TMP/idx.clmlp" "$TMP/corrupt.gz" --device cpu
+expect_error "predict: a label file as input" "not an image (idx3) file" \
+    predict "$TMP/idx.clmlp" "$CASES/c10_labels.idx1-ubyte" --device cpu
+expect_error "predict: a directory as input" "is a directory" \
+    predict "$TMP/idx.clmlp" "$TMP/idx" --device cpu
+
+# a stray huge label is refused at its line, not turned into a 10^9-wide output layer
+head -6 "$TMP/blobs_train.csv" >"$TMP/huge_label.csv"
+echo "1000000000,0.5,0.5" >>"$TMP/huge_label.csv"
+expect_error "train: label 10^9" \
+    "huge_label.csv:7:1: label 1000000000 is above 65535, the largest class clmlp supports" \
+    train --train-csv "$TMP/huge_label.csv" --device cpu
+
+# C12: labels outside the network's or model's outputs name the file (and, for CSV, the line)
+expect_error "C12 train CSV" "c12_csv_label_too_big.csv:2:1: label 10 is outside [0, 9]" \
+    train --train-csv "$CASES/c12_csv_label_too_big.csv" --layers 4,4,10 --device cpu
+mkdir "$TMP/c12idx"
+for split in train t10k; do
+    cp "$CASES/c10_images.idx3-ubyte" "$TMP/c12idx/$split-images-idx3-ubyte"
+    cp "$CASES/c12_labels_out_of_range.idx1-ubyte" "$TMP/c12idx/$split-labels-idx1-ubyte"
+done
+expect_error "C12 train IDX" "train-labels-idx1-ubyte: label 10 at index 1 is outside [0, 9]" \
+    train --data "$TMP/c12idx" --layers 16,8,10 --device cpu
+"$CLMLP" train --train-csv "$CASES/c14_onehot_40.csv" --layers 4,4,10 --epochs 1 --device cpu \
+    --save "$TMP/c14x10.clmlp" --quiet >/dev/null
+expect_error "C12 eval CSV" "c12_csv_label_too_big.csv:2:1: label 10 is outside [0, 9]" \
+    eval "$TMP/c14x10.clmlp" --csv "$CASES/c12_csv_label_too_big.csv" --device cpu
+expect_error "C12 eval IDX" "t10k-labels-idx1-ubyte: label 10 at index 1 is outside [0, 9]" \
+    eval "$TMP/idx.clmlp" --data "$TMP/c12idx" --device cpu
+expect_error "C12 predict with labels" "c12_csv_label_too_big.csv:2:1: label 10 is outside [0, 9]" \
+    predict "$TMP/c14x10.clmlp" "$CASES/c12_csv_label_too_big.csv" --label-column 0 --device cpu
+
+# locale CSVs and old line ends: the message names the file (and line) and says what to do
+printf 'label;x;y\n1;2,5;3,5\n' >"$TMP/semicolon.csv"
+expect_error "decimal-comma CSV" "semicolon.csv:2: expected 1 field, found 3 (';' found" \
+    train --train-csv "$TMP/semicolon.csv" --device cpu
+expect_error "quoted decimal comma" "c19_decimal_comma_quoted.csv:1:2: quoted fields" \
+    train --train-csv "$CASES/c19_decimal_comma_quoted.csv" --device cpu
+printf '0,0.5,0.7\r1,0.2,0.3\r' >"$TMP/mac.csv"
+expect_error "CR-only line ends" "mac.csv: lines end with CR only (classic Mac); convert to LF or CRLF" \
+    train --train-csv "$TMP/mac.csv" --device cpu
+
 if [[ $FAILS -ne 0 ]]; then
     echo "$FAILS check(s) failed" >&2
     exit 1

@@ -879,7 +879,7 @@ START_TEST(gen_csv_bad_cells)
         {"x1,2,3\n", "no samples (only a header line)"}, /* x1 taken as a header */
         {"1,'2',3\n", ":1:2: quoted fields are not supported"},
         {"1\n2\n", ":1: 1 field: need the label"},
-        {"99999999999,1\n", ":1:1: label '99999999999' is too large"},
+        {"99999999999,1\n", ":1:1: label 99999999999 is above 65535, the largest class"},
         {"+1,1\n", ":1:1: label '+1' is not a non-negative integer"},
         {"1e0,1\n", ":1:1: label '1e0' is not a non-negative integer"},
         {"1,2\0,3\n", ":1: NUL byte"},
@@ -937,12 +937,206 @@ START_TEST(gen_csv_label_column)
     ck_assert_int_eq(load_csv_opt(T("lastcol.csv").s, &opt, &d, err), CLMLP_ERR_FORMAT);
     HAS(err, "lastcol.csv:1: 3 fields: need the label (column 3");
     EXPECT_EMPTY(d);
-    opt.label_column = -1;
+    opt.label_column = -2; /* -1 means "no label column" */
     ck_assert_int_eq(load_csv_opt(T("lastcol.csv").s, &opt, &d, err), CLMLP_ERR_ARG);
     EXPECT_EMPTY(d);
     ck_assert_int_eq(load_csv_opt(T("no_such.csv").s, NULL, &d, err), CLMLP_ERR_IO);
     HAS(err, "no_such.csv: cannot open");
     EXPECT_EMPTY(d);
+}
+END_TEST
+
+/* ---- unlabelled reading (predict), label limits, line ends ---- */
+
+/* clmlp_idx_load without a label file: the same pixels as with one, no labels. */
+START_TEST(idx_images_only)
+{
+    static const char *images[] = {"c10_images.idx3-ubyte", "c10_images.idx3-ubyte.gz",
+                                   "c10_images_float_type.idx3-ubyte"};
+    clmlp_dataset ref, d;
+    char err[ERRLEN];
+    ck_assert_int_eq(load_idx("c10_images.idx3-ubyte", "c10_labels.idx1-ubyte", &ref, err),
+                     CLMLP_OK);
+    for (size_t i = 0; i < sizeof images / sizeof *images; i++) {
+        memset(&d, 0x5A, sizeof d);
+        ck_assert_msg(clmlp_idx_load(P(images[i]).s, NULL, &d, err, ERRLEN) == CLMLP_OK, "%s",
+                      err);
+        ck_assert_uint_eq(d.n, 3);
+        ck_assert_uint_eq(d.dim, 16);
+        ck_assert_uint_eq(d.rows, 4);
+        ck_assert_ptr_null(d.labels);
+        ck_assert_int_eq(d.n_classes, 0);
+        ck_assert_int_eq(memcmp(d.X, ref.X, 48 * sizeof *d.X), 0);
+        clmlp_dataset_free(&d);
+    }
+    clmlp_dataset_free(&ref);
+}
+END_TEST
+
+/* The images-only mode keeps every check the labelled one has: a label file, a directory,
+ * absurd and unbacked headers, corrupt gzip all fail naming the file. */
+START_TEST(idx_images_only_errors)
+{
+    unsigned char a[64], *gz;
+    size_t len;
+    clmlp_dataset d;
+    char err[ERRLEN];
+    memset(&d, 0x5A, sizeof d);
+    ck_assert_int_eq(clmlp_idx_load(P("c10_labels.idx1-ubyte").s, NULL, &d, err, ERRLEN),
+                     CLMLP_ERR_FORMAT);
+    HAS(err, "c10_labels.idx1-ubyte: magic 2049, expected 2051");
+    HAS(err, "not an image (idx3) file");
+    EXPECT_EMPTY(d);
+    ck_assert_int_eq(clmlp_idx_load(g_tmp, NULL, &d, err, ERRLEN), CLMLP_ERR_IO);
+    HAS(err, "is a directory");
+    EXPECT_EMPTY(d);
+    write_bytes(T("io_huge").s, a, make_idx3(a, 0x803, 0x7FFFFFFFu, 28, 28, gen_px, 12));
+    ck_assert_int_eq(clmlp_idx_load(T("io_huge").s, NULL, &d, err, ERRLEN), CLMLP_ERR_NOMEM);
+    HAS(err, "io_huge: header says 2147483647 images");
+    HAS(err, "above the limit");
+    EXPECT_EMPTY(d);
+    /* 5,000,000 images claimed by a 28-byte file: refused before 15.7 GB are allocated */
+    write_bytes(T("io_5m").s, a, make_idx3(a, 0x803, 5000000u, 28, 28, gen_px, 12));
+    ck_assert_int_eq(clmlp_idx_load(T("io_5m").s, NULL, &d, err, ERRLEN), CLMLP_ERR_FORMAT);
+    HAS(err, "io_5m: truncated");
+    EXPECT_EMPTY(d);
+    write_gen_pair("io_img.gz", "io_lab.gz", 1);
+    gz = read_all(T("io_img.gz").s, &len);
+    gz[len - 8] ^= 0x01; /* the CRC32 in the trailer */
+    write_bytes(T("io_img.gz").s, gz, len);
+    free(gz);
+    ck_assert_int_eq(clmlp_idx_load(T("io_img.gz").s, NULL, &d, err, ERRLEN), CLMLP_ERR_FORMAT);
+    HAS(err, "io_img.gz: gzip data is corrupt");
+    HAS(err, "(zlib: ");
+    ck_assert_ptr_null(strstr(err, "<fd:"));
+    EXPECT_EMPTY(d);
+}
+END_TEST
+
+static clmlp_status load_text(const char *name, const char *text, int label_column,
+                              clmlp_dataset *d, char *err)
+{
+    clmlp_csv_options opt = clmlp_csv_options_default();
+    opt.label_column = label_column;
+    write_bytes(T(name).s, text, strlen(text));
+    return load_csv_opt(T(name).s, &opt, d, err);
+}
+
+START_TEST(csv_features_only)
+{
+    clmlp_dataset d;
+    char err[ERRLEN];
+    ck_assert_msg(load_text("fo.csv", "a,b,c\n0.5,1e-999,-2\n3,4,5\n", -1, &d, err) == CLMLP_OK,
+                  "%s", err);
+    ck_assert_uint_eq(d.n, 2);
+    ck_assert_uint_eq(d.dim, 3);
+    ck_assert_ptr_null(d.labels);
+    ck_assert_int_eq(d.n_classes, 0);
+    ck_assert_float_eq(d.X[0], 0.5f);
+    ck_assert_float_eq(d.X[1], 0.0f); /* underflow: a tiny value, not an error */
+    ck_assert_float_eq(d.X[5], 5.0f);
+    clmlp_dataset_free(&d);
+    ck_assert_int_eq(load_text("fo1.csv", "7\n8\n", -1, &d, err), CLMLP_OK); /* one column */
+    ck_assert_uint_eq(d.dim, 1);
+    ck_assert_float_eq(d.X[1], 8.0f);
+    clmlp_dataset_free(&d);
+}
+END_TEST
+
+/* The cells predict's old parser got wrong are errors naming line and field. */
+START_TEST(csv_features_only_errors)
+{
+    static const struct {
+        const char *text, *key;
+    } cases[] = {
+        {"0.5,,0.7,0.9,1.1\n", "fe.csv:1:2: empty field"},
+        {"0.5,0.7,\n", "fe.csv:1:3: empty field"},
+        {"0x10,0.7\n", "fe.csv:1:1: '0x10' is not a number"},
+        {"x,0.7\n1,2\n", "fe.csv:1:1: 'x' is not a number"}, /* not all names: not a header */
+        {"1,2\n1,2,3\n", "fe.csv:2: expected 2 fields, found 3"},
+        {"1,nan\n", "fe.csv:1:2: non-finite value 'nan'"},
+        {"a,b\n", "fe.csv: no samples (only a header line)"},
+    };
+    clmlp_dataset d;
+    char err[ERRLEN];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ck_assert_msg(load_text("fe.csv", cases[i].text, -1, &d, err) == CLMLP_ERR_FORMAT,
+                      "case %zu", i);
+        HAS(err, cases[i].key);
+        EXPECT_EMPTY(d);
+    }
+}
+END_TEST
+
+START_TEST(csv_label_limit)
+{
+    clmlp_dataset d;
+    char err[ERRLEN];
+    ck_assert_int_eq(load_text("lim.csv", "0,1\n1,2\n0,3\n1,4\n2,5\n3,6\n1000000000,7\n", 0, &d,
+                               err), CLMLP_ERR_FORMAT);
+    HAS(err, "lim.csv:7:1: label 1000000000 is above 65535, the largest class clmlp supports");
+    EXPECT_EMPTY(d);
+    ck_assert_int_eq(load_text("lim.csv", "0.5,65536\n", 1, &d, err), CLMLP_ERR_FORMAT);
+    HAS(err, "lim.csv:1:2: label 65536 is above 65535");
+    EXPECT_EMPTY(d);
+    ck_assert_msg(load_text("lim.csv", "0.5,65535\n", 1, &d, err) == CLMLP_OK, "%s", err);
+    ck_assert_int_eq(d.n_classes, 65536);
+    clmlp_dataset_free(&d);
+    ck_assert_msg(load_text("lim.csv", "000000000000000000007,1\n", 0, &d, err) == CLMLP_OK, "%s",
+                  err);
+    ck_assert_int_eq(d.labels[0], 7);
+    clmlp_dataset_free(&d);
+}
+END_TEST
+
+START_TEST(csv_line_ends_and_separators)
+{
+    clmlp_dataset d;
+    char err[ERRLEN];
+    ck_assert_int_eq(load_text("mac.csv", "0,0.5,0.7\r1,0.2,0.3\r", 0, &d, err),
+                     CLMLP_ERR_FORMAT);
+    HAS(err, "mac.csv: lines end with CR only (classic Mac); convert to LF or CRLF");
+    EXPECT_EMPTY(d);
+    ck_assert_int_eq(load_text("mixed.csv", "0,0.5\n1,0.2\r0,0.3\n", 0, &d, err),
+                     CLMLP_ERR_FORMAT);
+    HAS(err, "mixed.csv:2: carriage return (CR) inside the line");
+    EXPECT_EMPTY(d);
+    ck_assert_int_eq(load_text("one.csv", "0,0.5\r", 0, &d, err), CLMLP_OK); /* one CR line */
+    clmlp_dataset_free(&d);
+    /* decimal commas with ';' separators: the message names the line and says why */
+    ck_assert_int_eq(load_text("semi.csv", "label;x;y\n1;2,5;3,5\n", 0, &d, err),
+                     CLMLP_ERR_FORMAT);
+    HAS(err, "semi.csv:2: expected 1 field, found 3 (';' found: clmlp reads ','");
+    EXPECT_EMPTY(d);
+    ck_assert_int_eq(load_text("semi.csv", "1,5;2,5\n", 0, &d, err), CLMLP_ERR_FORMAT);
+    HAS(err, "semi.csv:1:2: '5;2' is not a number (';' found");
+    EXPECT_EMPTY(d);
+    ck_assert_int_eq(load_text("semi.csv", "1;5;2\n", 0, &d, err), CLMLP_ERR_FORMAT);
+    HAS(err, "semi.csv: no samples (only a header line) (';' found");
+    EXPECT_EMPTY(d);
+    ck_assert_int_eq(load_csv_opt(g_tmp, NULL, &d, err), CLMLP_ERR_IO);
+    HAS(err, "is a directory, not a CSV file");
+    EXPECT_EMPTY(d);
+}
+END_TEST
+
+START_TEST(find_dir_names_files)
+{
+    char err[ERRLEN], *img = NULL, *lab = NULL;
+    ck_assert_int_eq(mkdir(T("fd").s, 0700), 0);
+    copy_file(P("c10_images.idx3-ubyte").s, T("fd/t10k-images-idx3-ubyte").s);
+    copy_file(P("c10_labels.idx1-ubyte.gz").s, T("fd/t10k-labels.idx1-ubyte.gz").s);
+    ck_assert_msg(clmlp_dataset_find_dir(T("fd").s, 1, &img, &lab, err, ERRLEN) == CLMLP_OK,
+                  "%s", err);
+    ck_assert_str_eq(img, T("fd/t10k-images-idx3-ubyte").s);
+    ck_assert_str_eq(lab, T("fd/t10k-labels.idx1-ubyte.gz").s);
+    free(img);
+    free(lab);
+    ck_assert_int_eq(clmlp_dataset_find_dir(T("fd").s, 0, &img, &lab, err, ERRLEN),
+                     CLMLP_ERR_IO);
+    ck_assert_ptr_null(img);
+    ck_assert_ptr_null(lab);
+    HAS(err, "no train images file");
 }
 END_TEST
 
@@ -1025,6 +1219,7 @@ START_TEST(bad_arguments)
     clmlp_dataset d;
     char err[ERRLEN];
     ck_assert_int_eq(clmlp_idx_load(NULL, "x", &d, err, ERRLEN), CLMLP_ERR_ARG);
+    ck_assert_int_eq(clmlp_idx_load(NULL, NULL, &d, err, ERRLEN), CLMLP_ERR_ARG);
     EXPECT_EMPTY(d);
     ck_assert_int_eq(clmlp_idx_load("x", "y", NULL, err, ERRLEN), CLMLP_ERR_ARG);
     ck_assert_int_eq(clmlp_csv_load(NULL, NULL, &d, err, ERRLEN), CLMLP_ERR_ARG);
@@ -1086,6 +1281,13 @@ static Suite *data_suite(void)
     tcase_add_test(gen, gen_csv_bad_cells);
     tcase_add_test(gen, gen_csv_accepted_forms);
     tcase_add_test(gen, gen_csv_label_column);
+    tcase_add_test(gen, idx_images_only);
+    tcase_add_test(gen, idx_images_only_errors);
+    tcase_add_test(gen, csv_features_only);
+    tcase_add_test(gen, csv_features_only_errors);
+    tcase_add_test(gen, csv_label_limit);
+    tcase_add_test(gen, csv_line_ends_and_separators);
+    tcase_add_test(gen, find_dir_names_files);
     tcase_add_test(misc, moments_and_standardize);
     tcase_add_test(misc, split_tail);
     tcase_add_test(misc, bad_arguments);

@@ -27,7 +27,7 @@ static const struct kernel_desc {
     cl_uint dims;
     size_t local_cpu[2], local_gpu[2];
 } kdesc[K_COUNT] = {
-    [K_GATHER] = {"gather_batch", 2, {64, 1}, {64, 1}},
+    [K_GATHER] = {"gather_batch", 2, {1, 16}, {1, 64}},
     [K_FORWARD] = {"forward_layer", 2, {16, 1}, {16, 16}},
     [K_DELTA_MSE] = {"output_delta_mse", 1, {64, 1}, {64, 1}},
     [K_DELTA_CE] = {"output_delta_ce", 1, {64, 1}, {64, 1}},
@@ -180,10 +180,10 @@ static clmlp_status make_param_buffers(clmlp_engine *e)
     cl_state *s = state(e);
     const clmlp_net *net = e->net;
     size_t n = net->n_params_padded;
-    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the parameters", &s->params));
-    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the gradients", &s->grad));
-    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the optimizer's first moments", &s->opt_m));
-    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the optimizer's second moments", &s->opt_v));
+    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the parameter buffer", &s->params));
+    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the gradient buffer", &s->grad));
+    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the optimizer's first-moment buffer", &s->opt_m));
+    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the optimizer's second-moment buffer", &s->opt_v));
     float zero = 0.0f;
     cl_mem all[] = {s->grad, s->opt_m, s->opt_v};
     for (int i = 0; i < 3; i++)
@@ -212,12 +212,12 @@ static clmlp_status make_batch_buffers(clmlp_engine *e)
     size_t B = e->max_batch;
     char what[64];
     TRY_ST(make_buffer(e, B, net->sizes[0], sizeof(float), "the input batch", &s->X));
-    TRY_ST(make_buffer(e, B, 1, sizeof(cl_int), "the batch labels", &s->labels));
-    TRY_ST(make_buffer(e, B, net->sizes[net->n_layers], sizeof(float), "the outputs", &s->P));
+    TRY_ST(make_buffer(e, B, 1, sizeof(cl_int), "the batch label buffer", &s->labels));
+    TRY_ST(make_buffer(e, B, net->sizes[net->n_layers], sizeof(float), "the output buffer", &s->P));
     for (int l = 0; l < net->n_layers; l++) {
-        snprintf(what, sizeof what, "layer %d activations", l + 1);
+        snprintf(what, sizeof what, "the layer %d activation buffer", l + 1);
         TRY_ST(make_buffer(e, B, net->sizes[l + 1], sizeof(float), what, &s->A[l]));
-        snprintf(what, sizeof what, "layer %d deltas", l + 1);
+        snprintf(what, sizeof what, "the layer %d delta buffer", l + 1);
         TRY_ST(make_buffer(e, B, net->sizes[l + 1], sizeof(float), what, &s->D[l]));
     }
     return CLMLP_OK;
@@ -333,10 +333,10 @@ static clmlp_status cl_set_data(clmlp_engine *e, const float *X, const int32_t *
     for (size_t i = 0; i < sizeof old / sizeof *old; i++)
         release_mem(old[i]);
     TRY_ST(make_buffer(e, n, dim, sizeof(float), "the training set", &s->X_all));
-    TRY_ST(make_buffer(e, n, 1, sizeof(cl_int), "the training labels", &s->labels_all));
-    TRY_ST(make_buffer(e, n, 1, sizeof(cl_uint), "the sample order", &s->order));
-    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the per-sample losses", &s->loss));
-    TRY_ST(make_buffer(e, n, 1, sizeof(cl_int), "the per-sample results", &s->correct));
+    TRY_ST(make_buffer(e, n, 1, sizeof(cl_int), "the training-label buffer", &s->labels_all));
+    TRY_ST(make_buffer(e, n, 1, sizeof(cl_uint), "the sample-order buffer", &s->order));
+    TRY_ST(make_buffer(e, n, 1, sizeof(float), "the per-sample loss buffer", &s->loss));
+    TRY_ST(make_buffer(e, n, 1, sizeof(cl_int), "the per-sample result buffer", &s->correct));
     TRY(clEnqueueWriteBuffer(s->q, s->X_all, CL_TRUE, 0, n * dim * sizeof(float), X, 0, NULL, NULL));
     TRY(clEnqueueWriteBuffer(s->q, s->labels_all, CL_TRUE, 0, n * sizeof(cl_int), labels, 0, NULL, NULL));
     return CLMLP_OK;
@@ -445,7 +445,7 @@ static clmlp_status cl_train_batch(clmlp_engine *e, size_t first, size_t count)
     cl_state *s = state(e);
     const clmlp_net *net = e->net;
     AT(-1, count, 0, net->sizes[0]);
-    RUN(K_GATHER, net->sizes[0], count, MEM(s->X_all), MEM(s->labels_all), MEM(s->order),
+    RUN(K_GATHER, 1, count, MEM(s->X_all), MEM(s->labels_all), MEM(s->order),
         U32(first), U32(count), U32(net->sizes[0]), MEM(s->X), MEM(s->labels));
     TRY_ST(forward_all(e, count));
     TRY_ST(backward_all(e, first, count));
@@ -565,7 +565,7 @@ static clmlp_status cl_diagnostics(clmlp_engine *e, float *part)
     for (int l = 0; l < net->n_layers; l++)
         cols += net->sizes[l + 1];
     if (!s->stats_part)
-        TRY_ST(make_buffer(e, cols, CLMLP_STATS_FIELDS, sizeof(float), "the layer statistics",
+        TRY_ST(make_buffer(e, cols, CLMLP_STATS_FIELDS, sizeof(float), "the layer-statistics buffer",
                            &s->stats_part));
     for (int l = 0; l < net->n_layers; l++) {
         size_t n_in = net->sizes[l], n = net->sizes[l + 1];

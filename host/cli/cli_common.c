@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "cli_common.h"
 
@@ -169,6 +170,18 @@ static int train_only(int id)
 static int compare_only(int id)
 {
     return id == OPT_STEPS || id == OPT_RTOL || id == OPT_ATOL || id == OPT_EVERY_STEP;
+}
+
+/* Options a checkpoint decides: giving one with --resume would be silently ignored. */
+static int fixed_by_checkpoint(int id)
+{
+    static const int ids[] = {OPT_LAYERS, OPT_ACT, OPT_OUT_ACT, OPT_LOSS, OPT_EPOCHS, OPT_BATCH,
+                              OPT_LR, OPT_MOMENTUM, OPT_OPTIMIZER, OPT_L2, OPT_INIT, OPT_SEED,
+                              OPT_STANDARDIZE, OPT_VAL, OPT_PATIENCE, OPT_LR_SCHEDULE};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+        if (ids[i] == id)
+            return 1;
+    return 0;
 }
 
 static const char *option_name(int id)
@@ -332,6 +345,8 @@ int cli_cfg_parse(cli_cfg *c, int argc, char **argv, const char *help)
             return cli_usage(c->cmd, "option '%s' needs a value", argv[optind - 1]);
         if ((train_only(id) && c->is_compare) || (compare_only(id) && !c->is_compare))
             return cli_usage(c->cmd, "--%s is not an option of %s", option_name(id), c->cmd);
+        if (c->resume_conflict == NULL && fixed_by_checkpoint(id))
+            c->resume_conflict = option_name(id);
         int r = parse_value_option(c, id, optarg, &lr_set);
         if (r < 0)
             r = parse_count_option(c, id, optarg);
@@ -342,44 +357,126 @@ int cli_cfg_parse(cli_cfg *c, int argc, char **argv, const char *help)
     }
     if (optind < argc)
         return cli_usage(c->cmd, "unexpected argument '%s'", argv[optind]);
+    if (c->resume && c->resume_conflict)
+        return cli_usage(c->cmd, "--%s cannot be combined with --resume: the network and the "
+                         "training settings come from the checkpoint", c->resume_conflict);
     return check_combination(c, lr_set);
 }
 
+/* Labels are checked at load time, where the file is known, against n_classes (> 0: the
+ * network's or model's outputs) - but only when the data has the expected width (n_features,
+ * 0: unknown): data meant for another network is better reported by the caller's width check
+ * than by one of its labels. */
+static int check_labels_now(const clmlp_dataset *d, int n_classes, size_t n_features)
+{
+    return n_classes > 0 && (n_features == 0 || d->dim == n_features);
+}
+
+/* A CSV label out of range: the file is read again with the class count given to the reader,
+ * whose message names the line and value (the dataset only knows the sample's index). Only a
+ * regular file can be read twice; otherwise the index message in err stays. */
+static void csv_label_message(const char *path, const clmlp_csv_options *csv, int n_classes,
+                              char *err, size_t errlen)
+{
+    char again_err[1024];
+    clmlp_csv_options opt = *csv;
+    clmlp_dataset again;
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    opt.n_classes = n_classes;
+    if (clmlp_csv_load(path, &opt, &again, again_err, sizeof again_err) == CLMLP_OK) {
+        clmlp_dataset_free(&again); /* the file changed in between: keep the first message */
+        return;
+    }
+    snprintf(err, errlen, "%s", again_err);
+}
+
 static int load_csv(const char *cmd, const char *path, const clmlp_csv_options *csv,
-                    clmlp_dataset *out)
+                    int n_classes, size_t n_features, clmlp_dataset *out)
 {
     char err[1024];
-    if (clmlp_csv_load(path, csv, out, err, sizeof err) != CLMLP_OK) {
+    clmlp_status st = clmlp_csv_load(path, csv, out, err, sizeof err);
+    if (st == CLMLP_OK && check_labels_now(out, n_classes, n_features) &&
+        (st = clmlp_dataset_check_labels(out, n_classes, path, err, sizeof err)) != CLMLP_OK) {
+        clmlp_dataset_free(out);
+        csv_label_message(path, csv, n_classes, err, sizeof err);
+    }
+    if (st != CLMLP_OK) {
         cli_err(cmd, "%s", err);
         return CLI_EXIT_FAIL;
     }
     return CLI_EXIT_OK;
 }
 
-static int load_dir(const char *cmd, const char *dir, int test_split, clmlp_dataset *out)
+/* The folder's files are looked up here rather than inside clmlp_dataset_load_dir so that a
+ * label out of range is reported against the label file itself. */
+static int load_dir(const char *cmd, const char *dir, int test_split, int n_classes,
+                    size_t n_features, clmlp_dataset *out)
 {
-    char err[1024];
-    if (clmlp_dataset_load_dir(dir, test_split, out, err, sizeof err) != CLMLP_OK) {
+    char err[1024], *images = NULL, *labels = NULL;
+    clmlp_status st = clmlp_dataset_find_dir(dir, test_split, &images, &labels, err, sizeof err);
+    memset(out, 0, sizeof *out);
+    if (st == CLMLP_OK)
+        st = clmlp_idx_load(images, labels, out, err, sizeof err);
+    if (st == CLMLP_OK && check_labels_now(out, n_classes, n_features) &&
+        (st = clmlp_dataset_check_labels(out, n_classes, labels, err, sizeof err)) != CLMLP_OK)
+        clmlp_dataset_free(out);
+    free(images);
+    free(labels);
+    if (st != CLMLP_OK) {
         cli_err(cmd, "%s", err);
         return CLI_EXIT_FAIL;
     }
     return CLI_EXIT_OK;
+}
+
+/* The input and output widths --layers asks for; both 0 when there is no --layers or it is
+ * malformed (the network builder reports that). Quiet: it only lets the loaders check labels
+ * early. */
+static void layers_ends(const char *layers, size_t *in, int *out)
+{
+    unsigned long long v = 0, first = 0;
+    int count = 0, digits = 0;
+    *in = 0;
+    *out = 0;
+    for (const char *p = layers; p && *p; p++) {
+        if (*p == ',') {
+            if (digits == 0)
+                return;
+            if (count++ == 0)
+                first = v;
+            digits = 0;
+            v = 0;
+        } else if (*p >= '0' && *p <= '9' && v <= (1u << 30)) {
+            v = v * 10 + (unsigned)(*p - '0');
+            digits++;
+        } else
+            return;
+    }
+    if (digits == 0 || count < 1 || count > CLMLP_MAX_LAYERS || v == 0 || v > (1u << 30) ||
+        first == 0 || first > (1u << 30))
+        return;
+    *in = (size_t)first;
+    *out = (int)v;
 }
 
 int cli_load_train_test(const cli_cfg *c, clmlp_dataset *train, clmlp_dataset *test)
 {
-    int rc;
+    int rc, k;
+    size_t in;
+    layers_ends(c->layers, &in, &k);
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     if (c->train_csv) {
-        rc = load_csv(c->cmd, c->train_csv, &c->csv, train);
+        rc = load_csv(c->cmd, c->train_csv, &c->csv, k, in, train);
         if (rc == CLI_EXIT_OK && c->test_csv)
-            rc = load_csv(c->cmd, c->test_csv, &c->csv, test);
+            rc = load_csv(c->cmd, c->test_csv, &c->csv, k, in, test);
     } else {
         const char *dir = c->data_dir ? c->data_dir : CLI_DEFAULT_DATA;
-        rc = load_dir(c->cmd, dir, 0, train);
+        rc = load_dir(c->cmd, dir, 0, k, in, train);
         if (rc == CLI_EXIT_OK)
-            rc = load_dir(c->cmd, dir, 1, test);
+            rc = load_dir(c->cmd, dir, 1, k, in, test);
     }
     if (rc == CLI_EXIT_OK && test->n && test->dim != train->dim) {
         cli_err(c->cmd, "the test data has %zu features but the training data has %zu", test->dim,
@@ -506,6 +603,8 @@ int cli_build_net(const cli_cfg *c, const clmlp_dataset *train, const clmlp_data
         rc = cli_parse_acts(c->cmd, c->act, L - 1, act);
     if (rc == CLI_EXIT_OK)
         rc = output_act(c, &act[L - 1]);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_check_fits(c->cmd, c->device, L, sizes, c->batch);
     if (rc != CLI_EXIT_OK)
         return rc;
     char err[512];
@@ -544,12 +643,13 @@ int cli_check_data(const char *cmd, const clmlp_dataset *d, const char *what,
 }
 
 int cli_load_eval_data(const char *cmd, const char *data_dir, const char *csv_path,
-                       const clmlp_csv_options *csv, clmlp_dataset *out)
+                       const clmlp_csv_options *csv, int n_classes, size_t n_features,
+                       clmlp_dataset *out)
 {
     memset(out, 0, sizeof *out);
     if (csv_path)
-        return load_csv(cmd, csv_path, csv, out);
-    return load_dir(cmd, data_dir ? data_dir : CLI_DEFAULT_DATA, 1, out);
+        return load_csv(cmd, csv_path, csv, n_classes, n_features, out);
+    return load_dir(cmd, data_dir ? data_dir : CLI_DEFAULT_DATA, 1, n_classes, n_features, out);
 }
 
 static int is_cpu_name(const char *s)

@@ -42,6 +42,7 @@ typedef struct cli_cfg {
     const char *device, *save, *log;
     const char *checkpoint, *resume; /* --checkpoint FILE, --resume FILE */
     unsigned checkpoint_every;
+    const char *resume_conflict; /* first option given that a --resume checkpoint decides */
     int quiet;
     int trace_grads;             /* --trace-grads: per-layer diagnostics (also --trace-every) */
     unsigned trace_every;        /* --trace-every N: also every N-th step (0: epoch ends) */
@@ -76,11 +77,19 @@ int cli_cfg_parse(cli_cfg *c, int argc, char **argv, const char *help);
 int cli_load_train_test(const cli_cfg *c, clmlp_dataset *train, clmlp_dataset *test);
 /* Builds and initialises the network from --layers/--act/--loss/--init/--seed, checking it
  * against the data; without --layers: data width, 256, 128, number of classes. */
+/* Refuses, before allocating, a network of L weight layers that cannot fit this host or the
+ * chosen device (its largest single buffer and its total memory) at this batch size. */
+int cli_check_fits(const char *cmd, const char *device, int L, const size_t *sizes, size_t batch);
+
 int cli_build_net(const cli_cfg *c, const clmlp_dataset *train, const clmlp_dataset *test,
                   clmlp_net **out);
-/* Loads evaluation data: a CSV file, else the test split of an MNIST-format folder. */
+/* Loads evaluation data: a CSV file, else the test split of an MNIST-format folder. With
+ * n_classes > 0 (the model's outputs) a label outside [0, n_classes) fails naming its file (and
+ * CSV line) - checked when the data has n_features features (0: any); a wrong width is left to
+ * the caller's check. */
 int cli_load_eval_data(const char *cmd, const char *data_dir, const char *csv_path,
-                       const clmlp_csv_options *csv, clmlp_dataset *out);
+                       const clmlp_csv_options *csv, int n_classes, size_t n_features,
+                       clmlp_dataset *out);
 /* Checks data width and labels against a network. */
 int cli_check_data(const char *cmd, const clmlp_dataset *d, const char *what,
                    const clmlp_net *net);

@@ -1,4 +1,5 @@
 /* cli_model.c - loading a saved model and running it on data, for eval and predict. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,18 +24,36 @@ void cli_model_free(cli_model *m)
     m->net = NULL;
 }
 
-int cli_model_prepare_data(const char *cmd, const cli_model *m, clmlp_dataset *d, int labelled)
+int cli_model_classes(const cli_model *m)
 {
+    size_t k = m->net->sizes[m->net->n_layers];
+    return k > INT_MAX ? INT_MAX : (int)k;
+}
+
+/* One column more than the model takes is most likely a label the user did not mention. */
+static void width_error(const char *cmd, const char *path, const clmlp_dataset *d, size_t in,
+                        int labelled)
+{
+    int label_hint = !labelled && d->rows == 0 && d->dim == in + 1;
+    cli_err(cmd, "%s: %zu features per sample but the model's input layer has %zu%s", path,
+            d->dim, in, label_hint ? " (use --label-column N if the file holds labels)" : "");
+}
+
+int cli_model_prepare_data(const char *cmd, const cli_model *m, const char *path,
+                           clmlp_dataset *d, int labelled)
+{
+    char err[1024];
     size_t in = m->net->sizes[0];
     if (d->dim != in) {
-        cli_err(cmd, "the data has %zu features per sample but the model's input layer has %zu",
-                d->dim, in);
+        width_error(cmd, path, d, in, labelled);
         return CLI_EXIT_FAIL;
     }
-    if (labelled) {
-        int rc = cli_check_data(cmd, d, "input", m->net);
-        if (rc != CLI_EXIT_OK)
-            return rc;
+    /* The loaders already checked the labels against the model where they could; this is the
+     * guarantee for whatever path the data took. */
+    if (labelled && clmlp_dataset_check_labels(d, cli_model_classes(m), path, err, sizeof err) !=
+                        CLMLP_OK) {
+        cli_err(cmd, "%s (the model has %d outputs)", err, cli_model_classes(m));
+        return CLI_EXIT_FAIL;
     }
     if (m->meta.norm_dim)
         clmlp_dataset_standardize(d, m->meta.norm_mean, m->meta.norm_std);

@@ -16,9 +16,12 @@ typedef struct cli_model {
 /* Loads path into m (zeroed on failure); prints the error. */
 int cli_model_load(const char *cmd, const char *path, cli_model *m);
 void cli_model_free(cli_model *m);
+/* The model's output width: its number of classes. */
+int cli_model_classes(const cli_model *m);
 /* Checks the data's width (and labels when `labelled`) against the model and applies the
- * model's standardisation. */
-int cli_model_prepare_data(const char *cmd, const cli_model *m, clmlp_dataset *d, int labelled);
+ * model's standardisation; messages name `path`, where the data came from. */
+int cli_model_prepare_data(const char *cmd, const cli_model *m, const char *path,
+                           clmlp_dataset *d, int labelled);
 /* Runs the model on every sample of d; *P gets n x outputs (caller frees). When `announce` is
  * a stream, the device's name is printed on it. */
 int cli_model_predict(const char *cmd, const cli_model *m, const char *device,

@@ -326,45 +326,51 @@ static int sync_engine(clmlp_engine *e)
     return CLI_EXIT_OK;
 }
 
-/* Per-launch device times of an OpenCL engine over o->reps profiled steps. */
+/* Per-launch device times of an OpenCL engine over o->reps profiled steps. The steps are queued
+ * back to back with one wait at the end, as in training: waiting after every step lets PoCL's
+ * worker threads fall asleep, and the next kernels then often start on one core only. */
 static int profile_device(clmlp_engine *e, const bench_opts *o, size_t batch, size_t n_data,
                           run_result *r)
 {
-    clmlp_launch rec[MAX_PLAN];
-    double *t = malloc((size_t)o->reps * MAX_PLAN * sizeof *t);
-    if (!t) {
-        cli_err(CMD, "out of memory");
-        return CLI_EXIT_FAIL;
-    }
-    size_t nk = 0;
+    size_t cap = (size_t)o->reps * MAX_PLAN;
+    clmlp_launch *rec = malloc(cap * sizeof *rec);
+    double *t = malloc(cap * sizeof *t);
     int rc = CLI_EXIT_OK;
-    for (unsigned rep = 0; rc == CLI_EXIT_OK && rep < o->reps; rep++) {
-        size_t n = 0;
-        if (clmlp_engine_profile_begin(e, MAX_PLAN) != CLMLP_OK) {
+    size_t n = 0;
+    if (!rec || !t) {
+        cli_err(CMD, "out of memory");
+        rc = CLI_EXIT_FAIL;
+    } else if (clmlp_engine_profile_begin(e, cap) != CLMLP_OK) {
+        rc = engine_fail(e, "profiling");
+    } else {
+        for (unsigned rep = 0; rc == CLI_EXIT_OK && rep < o->reps; rep++)
+            rc = step(e, o->warmup + rep, batch, n_data);
+        if (clmlp_engine_profile_end(e, rec, cap, &n) != CLMLP_OK && rc == CLI_EXIT_OK)
             rc = engine_fail(e, "profiling");
-            break;
-        }
-        rc = step(e, o->warmup + rep, batch, n_data);
-        if (clmlp_engine_profile_end(e, rec, MAX_PLAN, &n) != CLMLP_OK && rc == CLI_EXIT_OK)
-            rc = engine_fail(e, "profiling");
-        if (rc != CLI_EXIT_OK)
-            break;
-        if (rep == 0) {
-            nk = n;
-            for (size_t i = 0; i < n; i++)
-                r->k[i].l = rec[i];
-        } else if (n != nk) {
-            cli_err(CMD, "a step launched %zu kernels, the first %zu", n, nk);
-            rc = CLI_EXIT_FAIL;
-        }
-        for (size_t i = 0; rc == CLI_EXIT_OK && i < nk; i++)
-            t[i * o->reps + rep] = rec[i].ns;
     }
-    if (rc == CLI_EXIT_OK) {
-        for (size_t i = 0; i < nk; i++)
-            fill_stat(&r->k[i], t + i * o->reps, o->reps);
+    size_t nk = n / (o->reps ? o->reps : 1);
+    if (rc == CLI_EXIT_OK && (nk * o->reps != n || nk == 0 || nk > MAX_PLAN)) {
+        cli_err(CMD, "%u steps launched %zu kernels: not the same number per step", o->reps, n);
+        rc = CLI_EXIT_FAIL;
+    }
+    for (size_t i = 0; rc == CLI_EXIT_OK && i < nk; i++) {
+        r->k[i].l = rec[i];
+        for (unsigned rep = 0; rep < o->reps; rep++) {
+            const clmlp_launch *l = &rec[rep * nk + i];
+            if (strcmp(l->kernel, rec[i].kernel) != 0 || l->layer != rec[i].layer) {
+                cli_err(CMD, "step %u launched %s where the first launched %s", rep, l->kernel,
+                        rec[i].kernel);
+                rc = CLI_EXIT_FAIL;
+                break;
+            }
+            t[rep] = l->ns;
+        }
+        if (rc == CLI_EXIT_OK)
+            fill_stat(&r->k[i], t, o->reps);
+    }
+    if (rc == CLI_EXIT_OK)
         r->nk = nk;
-    }
+    free(rec);
     free(t);
     return rc;
 }

@@ -124,9 +124,11 @@ int cmd_eval(int argc, char **argv)
     float *P = NULL;
     rc = cli_model_load("eval", a.model, &m);
     if (rc == CLI_EXIT_OK)
-        rc = cli_load_eval_data("eval", a.data_dir, a.csv_path, &a.csv, &d);
+        rc = cli_load_eval_data("eval", a.data_dir, a.csv_path, &a.csv, cli_model_classes(&m),
+                                m.net->sizes[0], &d);
+    const char *src = a.csv_path ? a.csv_path : a.data_dir ? a.data_dir : CLI_DEFAULT_DATA;
     if (rc == CLI_EXIT_OK)
-        rc = cli_model_prepare_data("eval", &m, &d, 1);
+        rc = cli_model_prepare_data("eval", &m, src, &d, 1);
     if (rc == CLI_EXIT_OK)
         rc = cli_model_predict("eval", &m, a.device, &d, stdout, &P);
     if (rc == CLI_EXIT_OK)

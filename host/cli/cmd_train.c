@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_common.h"
@@ -225,14 +226,15 @@ static int standardize(train_job *j)
     return CLI_EXIT_OK;
 }
 
-/* Fails early, before minutes of training, when the model's folder cannot take the file. */
-static int check_save_path(const char *cmd, const char *path)
+/* Fails early, before minutes of training, when an output's folder cannot take the file or
+ * the path is something other than a regular file (a folder, /dev/null, a FIFO). */
+static int check_output_path(const char *cmd, const char *option, const char *path)
 {
     char dir[4096];
     const char *slash = strrchr(path, '/');
     size_t len = slash ? (size_t)(slash - path) : 0;
     if (len >= sizeof dir) {
-        cli_err(cmd, "--save: path too long");
+        cli_err(cmd, "%s: path too long", option);
         return CLI_EXIT_FAIL;
     }
     if (slash && len == 0)
@@ -241,9 +243,45 @@ static int check_save_path(const char *cmd, const char *path)
         memcpy(dir, path, len), dir[len] = '\0';
     else
         strcpy(dir, ".");
-    if (access(dir, W_OK | X_OK) != 0) {
-        cli_err(cmd, "--save %s: cannot write into folder %s", path, dir);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        cli_err(cmd, "%s %s: exists and is not a regular file", option, path);
         return CLI_EXIT_FAIL;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        cli_err(cmd, "%s %s: cannot write into folder %s", option, path, dir);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* 1 when a and b name the same file: the same inode if both exist, else the same text. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return strcmp(a, b) == 0;
+}
+
+/* No output may overwrite an input or another output (e.g. --save train.csv, --log = --save). */
+static int check_distinct_files(const cli_cfg *c)
+{
+    const char *out[] = {c->save, c->log, c->checkpoint};
+    const char *out_name[] = {"--save", "--log", "--checkpoint"};
+    const char *in[] = {c->train_csv, c->test_csv, c->resume};
+    const char *in_name[] = {"--train-csv", "--test-csv", "--resume"};
+    for (int i = 0; i < 3; i++) {
+        for (int k = i + 1; k < 3 && out[i]; k++)
+            if (out[k] && same_file(out[i], out[k])) {
+                cli_err(c->cmd, "%s and %s name the same file %s", out_name[i], out_name[k], out[i]);
+                return CLI_EXIT_USAGE;
+            }
+        for (int k = 0; k < 3 && out[i]; k++)
+            if (in[k] && same_file(out[i], in[k]) && !(k == 2 && i == 2)) {
+                cli_err(c->cmd, "%s %s would overwrite the %s input", out_name[i], out[i], in_name[k]);
+                return CLI_EXIT_USAGE;
+            }
     }
     return CLI_EXIT_OK;
 }
@@ -289,6 +327,8 @@ static int load_resume(train_job *j)
     j->cfg.batch = (size_t)s->batch;
     j->cfg.hyper = s->hyper;
     j->cfg.cosine_lr = (int)s->cosine_lr;
+    j->cfg.val_fraction = s->val_fraction;
+    j->cfg.patience = s->patience;
     j->cfg.seed = j->ckpt.meta.seed;
     if (j->ckpt.meta.norm_dim) { /* the run's own moments, not recomputed */
         clmlp_dataset_standardize(&j->train, j->ckpt.meta.norm_mean, j->ckpt.meta.norm_std);
@@ -309,10 +349,14 @@ static int prepare(train_job *j)
         rc = cli_build_net(&j->cfg, &j->train, &j->test, &j->net);
     if (rc == CLI_EXIT_OK && j->cfg.standardize && !j->cfg.resume)
         rc = standardize(j);
+    if (rc == CLI_EXIT_OK)
+        rc = check_distinct_files(&j->cfg);
     if (rc == CLI_EXIT_OK && j->cfg.checkpoint)
-        rc = check_save_path(j->cfg.cmd, j->cfg.checkpoint);
+        rc = check_output_path(j->cfg.cmd, "--checkpoint", j->cfg.checkpoint);
+    if (rc == CLI_EXIT_OK && j->cfg.log)
+        rc = check_output_path(j->cfg.cmd, "--log", j->cfg.log);
     if (rc == CLI_EXIT_OK && j->cfg.save)
-        rc = check_save_path(j->cfg.cmd, j->cfg.save);
+        rc = check_output_path(j->cfg.cmd, "--save", j->cfg.save);
     if (rc == CLI_EXIT_OK)
         rc = open_log(j);
     if (rc == CLI_EXIT_OK)
@@ -459,6 +503,15 @@ int cmd_train(int argc, char **argv)
     if (rc == CLI_EXIT_OK) {
         print_setup(&j);
         rc = run_training(&j);
+    }
+    if (j.ui.log) { /* a full disk shows up here at the latest: say so, do not exit 0 */
+        int bad = ferror(j.ui.log);
+        bad |= fclose(j.ui.log) != 0;
+        j.ui.log = NULL;
+        if (bad) {
+            cli_err(j.cfg.cmd, "--log %s: writing the metrics failed", j.cfg.log);
+            rc = rc == CLI_EXIT_OK ? CLI_EXIT_FAIL : rc;
+        }
     }
     job_free(&j);
     return rc;

@@ -1,4 +1,5 @@
 /* main.c - the clmlp command: dispatches to a subcommand, answers --help and --version. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ static const subcommand commands[] = {
     {"compare", cmd_compare, "run the same steps on an OpenCL device and the CPU reference"},
     {"devices", cmd_devices, "list OpenCL platforms and devices"},
     {"vanish", cmd_vanish, "the vanishing-gradient experiment: per-layer |delta| by activation"},
+    {"bench", cmd_bench, "time every kernel and the training step (samples/s, GFLOP/s)"},
 };
 
 static void usage(FILE *f)
@@ -34,6 +36,17 @@ static void usage(FILE *f)
     fprintf(f, "\nRun 'clmlp COMMAND --help' for the options of a command.\n"
                "  --help     show this help\n"
                "  --version  show the version\n");
+}
+
+/* Output that never reached its file (a full disk, /dev/full) must not end in exit 0. */
+static int finish_stdout(const char *cmd, int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "clmlp %s: writing the standard output failed: %s\n", cmd,
+                strerror(errno));
+        return rc == CLI_EXIT_OK ? CLI_EXIT_FAIL : rc;
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -53,6 +66,6 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+            return finish_stdout(cmd, commands[i].run(argc - 1, argv + 1));
     return cli_usage(NULL, "unknown command '%s'", cmd);
 }

@@ -5,7 +5,6 @@
  * uselocale switch), so '.' is the decimal point under de_DE as well.
  */
 #include <errno.h>
-#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <stdarg.h>
@@ -13,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "data/dataset.h"
 
@@ -25,12 +25,19 @@
 /* Cells quoted in messages are clipped: a 100000-character cell must not fill the buffer. */
 #define CSV_SHOW 40
 
+/* Said when a ';' shows up where a number or a field count went wrong: such files come from
+ * locales that separate with ';' and write decimal commas, which no message would otherwise
+ * explain. */
+#define CSV_SEMICOLON_HINT                                                                     \
+    " (';' found: clmlp reads ',' as the separator and '.' as the decimal point)"
+
 /* The state of one load; the arrays grow by doubling. */
 typedef struct csv_state {
     const char *path;
     clmlp_csv_options opt;
     size_t line_no;
     size_t n_fields; /* fields per line, set by the header or the first data line; 0 before */
+    int header_semicolon; /* the header line held a ';' (for the "only a header" message) */
     size_t dim;
     size_t n, cap;   /* samples stored, samples allocated */
     float *X;
@@ -71,6 +78,14 @@ clmlp_csv_options clmlp_csv_options_default(void)
 
 static int is_blank_char(char c) { return c == ' ' || c == '\t'; }
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int has_labels(const csv_state *st) { return st->opt.label_column >= 0; }
+
+static const char *semicolon_hint(const char *s, size_t len)
+{
+    return memchr(s, ';', len) ? CSV_SEMICOLON_HINT : "";
+}
+
+static const char *plural(size_t n) { return n == 1 ? "" : "s"; }
 
 /* Strict decimal syntax: [+-] digits [. digits] [(e|E) [+-] digits], at least one mantissa
  * digit. Everything strtod would also take (hex, inf, nan, locale forms) is excluded here. */
@@ -119,7 +134,9 @@ static clmlp_status parse_feature(csv_state *st, size_t field, const char *cell,
     if (is_nonfinite_word(cell, len))
         return cell_err(st, field, "non-finite value ", cell, len, "");
     if (!is_decimal(cell, len))
-        return cell_err(st, field, "", cell, len, " is not a number");
+        return cell_err(st, field, "", cell, len,
+                        memchr(cell, ';', len) ? " is not a number" CSV_SEMICOLON_HINT
+                                               : " is not a number");
     errno = 0;
     v = strtof(cell, &end);
     if (end != cell + len) /* cannot happen for a valid decimal in the C locale; be safe */
@@ -133,19 +150,25 @@ static clmlp_status parse_feature(csv_state *st, size_t field, const char *cell,
 static clmlp_status parse_label(csv_state *st, size_t field, const char *cell, size_t len,
                                 int32_t *out)
 {
-    long long v = 0;
+    long v = 0;
     for (size_t i = 0; i < len; i++) {
         if (!is_digit(cell[i])) {
             const char *why = is_decimal(cell, len) ? " is not a non-negative integer"
                                                     : " is not a number";
             return cell_err(st, field, "label ", cell, len, why);
         }
-        v = v * 10 + (cell[i] - '0');
-        if (v > INT_MAX - 1) /* n_classes = max + 1 must fit an int */
-            return cell_err(st, field, "label ", cell, len, " is too large");
+        if (v <= CLMLP_MAX_LABEL) /* stops growing once too large: no overflow */
+            v = v * 10 + (cell[i] - '0');
+    }
+    if (v > CLMLP_MAX_LABEL) {
+        int shown = len > CSV_SHOW ? CSV_SHOW : (int)len;
+        set_err(st->err, st->errlen, "%s:%zu:%zu: label %.*s%s is above %d, the largest class "
+                "clmlp supports", st->path, st->line_no, field, shown, cell,
+                len > CSV_SHOW ? "..." : "", CLMLP_MAX_LABEL);
+        return CLMLP_ERR_FORMAT;
     }
     if (st->opt.n_classes > 0 && v >= st->opt.n_classes) {
-        set_err(st->err, st->errlen, "%s:%zu:%zu: label %lld is outside [0, %d]", st->path,
+        set_err(st->err, st->errlen, "%s:%zu:%zu: label %ld is outside [0, %d]", st->path,
                 st->line_no, field, v, st->opt.n_classes - 1);
         return CLMLP_ERR_FORMAT;
     }
@@ -188,10 +211,12 @@ static clmlp_status reserve_row(csv_state *st)
     if (!X)
         goto nomem;
     st->X = X;
-    labels = realloc(st->labels, cap * sizeof *labels);
-    if (!labels)
-        goto nomem;
-    st->labels = labels;
+    if (has_labels(st)) {
+        labels = realloc(st->labels, cap * sizeof *labels);
+        if (!labels)
+            goto nomem;
+        st->labels = labels;
+    }
     st->cap = cap;
     return CLMLP_OK;
 nomem:
@@ -201,19 +226,25 @@ nomem:
 }
 
 /* The first data line fixes the field count unless a header did. */
-static clmlp_status check_field_count(csv_state *st, size_t fields)
+static clmlp_status check_field_count(csv_state *st, const char *line, size_t len,
+                                      size_t fields)
 {
     if (st->n_fields == 0)
         st->n_fields = fields;
     if (fields != st->n_fields) {
-        set_err(st->err, st->errlen, "%s:%zu: expected %zu fields, found %zu", st->path,
-                st->line_no, st->n_fields, fields);
+        set_err(st->err, st->errlen, "%s:%zu: expected %zu field%s, found %zu%s", st->path,
+                st->line_no, st->n_fields, plural(st->n_fields), fields,
+                semicolon_hint(line, len));
         return CLMLP_ERR_FORMAT;
+    }
+    if (!has_labels(st)) {
+        st->dim = fields; /* count_fields counts at least one */
+        return CLMLP_OK;
     }
     if (fields < 2 || (size_t)st->opt.label_column >= fields) {
         set_err(st->err, st->errlen, "%s:%zu: %zu field%s: need the label (column %d, 0-based) "
-                "and at least one feature", st->path, st->line_no, fields,
-                fields == 1 ? "" : "s", st->opt.label_column);
+                "and at least one feature%s", st->path, st->line_no, fields, plural(fields),
+                st->opt.label_column, semicolon_hint(line, len));
         return CLMLP_ERR_FORMAT;
     }
     st->dim = fields - 1;
@@ -235,7 +266,7 @@ static clmlp_status parse_cell(csv_state *st, size_t field, const char *b, const
         return cell_err(st, field, "quoted fields are not supported: ", b, len,
                         " (write plain numbers with '.' as the decimal point)");
     *(char *)e = '\0';
-    if (field - 1 == (size_t)st->opt.label_column)
+    if (has_labels(st) && field - 1 == (size_t)st->opt.label_column)
         return parse_label(st, field, b, len, &st->labels[st->n]);
     return parse_feature(st, field, b, len, (*feature)++);
 }
@@ -245,7 +276,7 @@ static clmlp_status parse_row(csv_state *st, char *line, size_t len)
     const char *p = line, *end = line + len;
     float *feature;
     size_t field = 1;
-    clmlp_status s = check_field_count(st, count_fields(line, len));
+    clmlp_status s = check_field_count(st, line, len, count_fields(line, len));
     if (s == CLMLP_OK)
         s = reserve_row(st);
     if (s != CLMLP_OK)
@@ -261,10 +292,27 @@ static clmlp_status parse_row(csv_state *st, char *line, size_t len)
     }
     if (s != CLMLP_OK)
         return s;
-    if (st->labels[st->n] > st->max_label)
+    if (has_labels(st) && st->labels[st->n] > st->max_label)
         st->max_label = st->labels[st->n];
     st->n++;
     return CLMLP_OK;
+}
+
+/* Without a label column: a header when none of its cells is a number, so that a typo in one
+ * cell of line 1 is still an error rather than a skipped "header". */
+static int all_cells_non_numeric(const char *line, size_t len)
+{
+    const char *b = line, *end = line + len;
+    for (;;) {
+        const char *comma = memchr(b, ',', (size_t)(end - b));
+        const char *e = comma ? comma : end, *cb = b;
+        trim(&cb, &e);
+        if (is_decimal(cb, (size_t)(e - cb)))
+            return 0;
+        if (!comma)
+            return 1;
+        b = comma + 1;
+    }
 }
 
 /* Detection rule: a header's label cell is a name, a data line's is a number. Deciding on the
@@ -272,6 +320,8 @@ static clmlp_status parse_row(csv_state *st, char *line, size_t len)
 static int looks_like_header(const csv_state *st, const char *line, size_t len)
 {
     const char *b = line, *end = line + len, *e;
+    if (!has_labels(st))
+        return all_cells_non_numeric(line, len);
     for (int col = 0; col < st->opt.label_column; col++) {
         b = memchr(b, ',', (size_t)(end - b));
         if (!b)
@@ -301,9 +351,27 @@ static int is_blank_line(const char *line, size_t len)
     return 1;
 }
 
-/* Handles one physical line: BOM, NUL bytes, blank lines, the header, then data. */
+/* A CR left inside a line after its end is stripped. When the first line is the whole file
+ * (no LF anywhere), the file uses classic Mac line ends, which would otherwise read as one
+ * strange line and be taken for a header. */
+static clmlp_status check_cr(const csv_state *st, const char *line, size_t len, int had_lf)
+{
+    if (!memchr(line, '\r', len))
+        return CLMLP_OK;
+    if (st->line_no == 1 && !had_lf)
+        set_err(st->err, st->errlen, "%s: lines end with CR only (classic Mac); convert to LF "
+                "or CRLF", st->path);
+    else
+        set_err(st->err, st->errlen, "%s:%zu: carriage return (CR) inside the line: mixed CR "
+                "and LF line ends? convert to LF or CRLF", st->path, st->line_no);
+    return CLMLP_ERR_FORMAT;
+}
+
+/* Handles one physical line: BOM, NUL bytes, CRs, blank lines, the header, then data. */
 static clmlp_status handle_line(csv_state *st, char *line, size_t len, int *seen_first)
 {
+    int had_lf;
+    clmlp_status s;
     if (st->line_no == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
         line += 3;
         len -= 3;
@@ -313,7 +381,11 @@ static clmlp_status handle_line(csv_state *st, char *line, size_t len, int *seen
                 st->path, st->line_no);
         return CLMLP_ERR_FORMAT;
     }
+    had_lf = len > 0 && line[len - 1] == '\n';
     len = strip_eol(line, len);
+    s = check_cr(st, line, len, had_lf);
+    if (s != CLMLP_OK)
+        return s;
     if (is_blank_line(line, len))
         return CLMLP_OK;
     if (!*seen_first) {
@@ -321,6 +393,7 @@ static clmlp_status handle_line(csv_state *st, char *line, size_t len, int *seen
         if (st->opt.header == 1 ||
             (st->opt.header == -1 && looks_like_header(st, line, len))) {
             st->n_fields = count_fields(line, len);
+            st->header_semicolon = memchr(line, ';', len) != NULL;
             return CLMLP_OK;
         }
     }
@@ -358,16 +431,23 @@ static clmlp_status read_lines(csv_state *st, FILE *fp)
 static clmlp_status csv_load_c_locale(csv_state *st, clmlp_dataset *out)
 {
     clmlp_status s;
+    struct stat sb;
     FILE *fp = fopen(st->path, "rb");
     if (!fp) {
         set_err(st->err, st->errlen, "%s: cannot open: %s", st->path, strerror(errno));
         return CLMLP_ERR_IO;
     }
+    if (fstat(fileno(fp), &sb) == 0 && S_ISDIR(sb.st_mode)) { /* fopen opens folders too */
+        set_err(st->err, st->errlen, "%s: is a directory, not a CSV file", st->path);
+        fclose(fp);
+        return CLMLP_ERR_IO;
+    }
     s = read_lines(st, fp);
     fclose(fp);
     if (s == CLMLP_OK && st->n == 0) {
-        set_err(st->err, st->errlen, "%s: no samples%s", st->path,
-                st->n_fields ? " (only a header line)" : "");
+        set_err(st->err, st->errlen, "%s: no samples%s%s", st->path,
+                st->n_fields ? " (only a header line)" : "",
+                st->header_semicolon ? CSV_SEMICOLON_HINT : "");
         s = CLMLP_ERR_FORMAT;
     }
     if (s != CLMLP_OK) {
@@ -378,15 +458,15 @@ static clmlp_status csv_load_c_locale(csv_state *st, clmlp_dataset *out)
     out->n = st->n;
     out->dim = st->dim;
     out->X = st->X;
-    out->labels = st->labels;
-    out->n_classes = (int)st->max_label + 1;
+    out->labels = st->labels; /* NULL without a label column */
+    out->n_classes = has_labels(st) ? (int)st->max_label + 1 : 0;
     return CLMLP_OK;
 }
 
 static clmlp_status check_options(const char *path, const clmlp_csv_options *opt, char *err,
                                   size_t errlen)
 {
-    if (opt->label_column < 0 || opt->header < -1 || opt->header > 1 || opt->n_classes < 0) {
+    if (opt->label_column < -1 || opt->header < -1 || opt->header > 1 || opt->n_classes < 0) {
         set_err(err, errlen, "%s: bad CSV options (label_column %d, header %d, n_classes %d)",
                 path, opt->label_column, opt->header, opt->n_classes);
         return CLMLP_ERR_ARG;

@@ -88,21 +88,20 @@ static clmlp_status find_file(const char *dir, const char *prefix, const char *k
     return s;
 }
 
-clmlp_status clmlp_dataset_load_dir(const char *dir, int test_split, clmlp_dataset *out,
-                                    char *err, size_t errlen)
+clmlp_status clmlp_dataset_find_dir(const char *dir, int test_split, char **images,
+                                    char **labels, char *err, size_t errlen)
 {
     const char *prefix = test_split ? "t10k" : "train";
-    char *images = NULL, *labels = NULL;
     struct stat st;
     clmlp_status s;
 
     if (err && errlen)
         err[0] = '\0';
-    if (!out || !dir) {
-        set_err(err, errlen, "clmlp_dataset_load_dir: missing %s", out ? "folder" : "output");
+    if (!images || !labels || !dir) {
+        set_err(err, errlen, "clmlp_dataset_find_dir: missing %s", dir ? "output" : "folder");
         return CLMLP_ERR_ARG;
     }
-    memset(out, 0, sizeof *out);
+    *images = *labels = NULL;
     if (stat(dir, &st) != 0) {
         set_err(err, errlen, "%s: cannot open folder: %s", dir, strerror(errno));
         return CLMLP_ERR_IO;
@@ -112,9 +111,30 @@ clmlp_status clmlp_dataset_load_dir(const char *dir, int test_split, clmlp_datas
                 " and %s-labels-idx1-ubyte[.gz])", dir, prefix, prefix);
         return CLMLP_ERR_IO;
     }
-    s = find_file(dir, prefix, "images", 3, &images, err, errlen);
+    s = find_file(dir, prefix, "images", 3, images, err, errlen);
     if (s == CLMLP_OK)
-        s = find_file(dir, prefix, "labels", 1, &labels, err, errlen);
+        s = find_file(dir, prefix, "labels", 1, labels, err, errlen);
+    if (s != CLMLP_OK) {
+        free(*images);
+        *images = NULL;
+    }
+    return s;
+}
+
+clmlp_status clmlp_dataset_load_dir(const char *dir, int test_split, clmlp_dataset *out,
+                                    char *err, size_t errlen)
+{
+    char *images = NULL, *labels = NULL;
+    clmlp_status s;
+
+    if (err && errlen)
+        err[0] = '\0';
+    if (!out || !dir) {
+        set_err(err, errlen, "clmlp_dataset_load_dir: missing %s", out ? "folder" : "output");
+        return CLMLP_ERR_ARG;
+    }
+    memset(out, 0, sizeof *out);
+    s = clmlp_dataset_find_dir(dir, test_split, &images, &labels, err, errlen);
     if (s == CLMLP_OK)
         s = clmlp_idx_load(images, labels, out, err, errlen);
     free(images);

@@ -1,4 +1,5 @@
-/* idx.c - the IDX (MNIST format) reader: an image file and a label file, plain or gzip.
+/* idx.c - the IDX (MNIST format) reader: an image file and (optionally) a label file, plain or
+ * gzip.
  *
  * Everything the header claims is checked before it is trusted: the magic, the element type,
  * the 64-bit size of the data (before any allocation), the file length (plain files), the
@@ -151,6 +152,9 @@ static clmlp_status short_read(idx_file *f, size_t want, size_t got, const char 
         return CLMLP_ERR_IO;
     }
     if (zerr != Z_OK && zerr != Z_STREAM_END) {
+        /* zlib prefixes its message with the name it was opened under, "<fd:N>" here */
+        if (zmsg && strncmp(zmsg, "<fd:", 4) == 0 && strstr(zmsg, ": "))
+            zmsg = strstr(zmsg, ": ") + 2;
         set_err(err, errlen,
                 "%s: gzip data is corrupt or truncated near uncompressed byte offset %llu "
                 "(zlib: %s)", f->path, (unsigned long long)f->off, zmsg ? zmsg : "?");
@@ -425,7 +429,8 @@ static clmlp_status read_labels(idx_file *f, const idx_header *h, int32_t *label
     return idx_expect_end(f, err, errlen);
 }
 
-/* Opens both files and validates both headers and their agreement; nothing is allocated yet. */
+/* Opens both files (just the images when labels_path is NULL) and validates the headers and
+ * their agreement; nothing is allocated yet. */
 static clmlp_status open_pair(idx_file *img, idx_file *lab, idx_header *hi, idx_header *hl,
                               const char *images_path, const char *labels_path, char *err,
                               size_t errlen)
@@ -434,8 +439,9 @@ static clmlp_status open_pair(idx_file *img, idx_file *lab, idx_header *hi, idx_
     if (s != CLMLP_OK)
         return s;
     s = read_header(img, 0, hi, err, errlen);
-    if (s == CLMLP_OK)
-        s = idx_open(lab, labels_path, err, errlen);
+    if (s != CLMLP_OK || !labels_path)
+        return s;
+    s = idx_open(lab, labels_path, err, errlen);
     if (s == CLMLP_OK)
         s = read_header(lab, 1, hl, err, errlen);
     if (s == CLMLP_OK && hl->n != hi->n) {
@@ -444,6 +450,18 @@ static clmlp_status open_pair(idx_file *img, idx_file *lab, idx_header *hi, idx_
         s = CLMLP_ERR_FORMAT;
     }
     return s;
+}
+
+/* The labels, once the pixels are in: n labels cost 4n bytes, and n is backed by real pixel
+ * data by then. Labels are unsigned bytes, so none can exceed CLMLP_MAX_LABEL. */
+static clmlp_status load_labels(idx_file *lab, const idx_header *hl, const char *labels_path,
+                                clmlp_dataset *d, char *err, size_t errlen)
+{
+    if (!(d->labels = malloc(d->n * sizeof *d->labels))) {
+        set_err(err, errlen, "%s: out of memory for %zu labels", labels_path, d->n);
+        return CLMLP_ERR_NOMEM;
+    }
+    return read_labels(lab, hl, d->labels, &d->n_classes, err, errlen);
 }
 
 clmlp_status clmlp_idx_load(const char *images_path, const char *labels_path, clmlp_dataset *out,
@@ -462,8 +480,8 @@ clmlp_status clmlp_idx_load(const char *images_path, const char *labels_path, cl
         return CLMLP_ERR_ARG;
     }
     memset(out, 0, sizeof *out);
-    if (!images_path || !labels_path) {
-        set_err(err, errlen, "clmlp_idx_load: missing %s path", images_path ? "label" : "image");
+    if (!images_path) {
+        set_err(err, errlen, "clmlp_idx_load: missing image path");
         return CLMLP_ERR_ARG;
     }
     memset(&img, 0, sizeof img);
@@ -490,16 +508,11 @@ clmlp_status clmlp_idx_load(const char *images_path, const char *labels_path, cl
     }
     if (s == CLMLP_OK)
         s = read_pixels(&img, &hi, &d.X, &x_cap, err, errlen);
-    /* Only now: n labels cost 4n bytes, and n is backed by real pixel data once it is read. */
-    if (s == CLMLP_OK && !(d.labels = malloc(d.n * sizeof *d.labels))) {
-        set_err(err, errlen, "%s: out of memory for %zu labels", labels_path, d.n);
-        s = CLMLP_ERR_NOMEM;
-    }
-    if (s == CLMLP_OK)
-        s = read_labels(&lab, &hl, d.labels, &d.n_classes, err, errlen);
+    if (s == CLMLP_OK && labels_path)
+        s = load_labels(&lab, &hl, labels_path, &d, err, errlen);
     if (s == CLMLP_OK)
         s = idx_close(&img, 1, err, errlen);
-    if (s == CLMLP_OK)
+    if (s == CLMLP_OK && labels_path)
         s = idx_close(&lab, 1, err, errlen);
     idx_close(&img, 0, NULL, 0);
     idx_close(&lab, 0, NULL, 0);

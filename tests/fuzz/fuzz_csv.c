@@ -1,8 +1,8 @@
 /* fuzz_csv.c - libFuzzer target for the CSV reader (clmlp_csv_load).
  *
  * Input layout (tests/fuzz/make_seeds.c writes seeds in it):
- *   byte 0   options: bits 0-1 label_column (0..3); bits 2-3 header (0: detect, 1: none,
- *            2: yes, 3: detect); bits 4-7 n_classes (0: any, else 1..15)
+ *   byte 0   options: bits 0-1 label_column (0..2; 3: -1, no label column); bits 2-3 header
+ *            (0: detect, 1: none, 2: yes, 3: detect); bits 4-7 n_classes (0: any, else 1..15)
  *   bytes 1..  the file's contents
  */
 #include <math.h>
@@ -14,9 +14,17 @@
 
 static void csv_check_loaded(const clmlp_dataset *d, const clmlp_csv_options *opt)
 {
-    FUZZ_CHECK(d->n > 0 && d->dim > 0 && d->X && d->labels, "csv: success with no samples");
+    FUZZ_CHECK(d->n > 0 && d->dim > 0 && d->X, "csv: success with no samples");
     FUZZ_CHECK(d->rows == 0 && d->cols == 0, "csv: image shape %zux%zu", d->rows, d->cols);
-    FUZZ_CHECK(d->n_classes >= 1, "csv: n_classes %d", d->n_classes);
+    for (size_t i = 0; i < d->n * d->dim; i++)
+        FUZZ_CHECK(isfinite(d->X[i]), "csv: non-finite feature %zu", i);
+    if (opt->label_column < 0) {
+        FUZZ_CHECK(!d->labels && d->n_classes == 0, "csv: labels without a label column");
+        return;
+    }
+    FUZZ_CHECK(d->labels != NULL, "csv: no labels from a label column");
+    FUZZ_CHECK(d->n_classes >= 1 && d->n_classes <= CLMLP_MAX_LABEL + 1, "csv: n_classes %d",
+               d->n_classes);
     if (opt->n_classes > 0)
         FUZZ_CHECK(d->n_classes <= opt->n_classes, "csv: n_classes %d above the option's %d",
                    d->n_classes, opt->n_classes);
@@ -29,8 +37,6 @@ static void csv_check_loaded(const clmlp_dataset *d, const clmlp_csv_options *op
     }
     FUZZ_CHECK(max + 1 == d->n_classes, "csv: n_classes %d but largest label %d", d->n_classes,
                (int)max);
-    for (size_t i = 0; i < d->n * d->dim; i++)
-        FUZZ_CHECK(isfinite(d->X[i]), "csv: non-finite feature %zu", i);
 }
 
 /* One input; returns the loader's status for the regression test, which calls this directly. */
@@ -39,7 +45,7 @@ static clmlp_status fuzz_csv_input(const uint8_t *data, size_t size)
     static const int header_of[4] = {-1, 0, 1, -1};
     unsigned o = size > 0 ? data[0] : 0;
     clmlp_csv_options opt = clmlp_csv_options_default();
-    opt.label_column = (int)(o & 3u);
+    opt.label_column = (o & 3u) == 3u ? -1 : (int)(o & 3u);
     opt.header = header_of[(o >> 2) & 3u];
     opt.n_classes = (int)(o >> 4);
     const char *path = fuzz_put(2, size > 0 ? data + 1 : data, size > 0 ? size - 1 : 0);

@@ -1,10 +1,11 @@
 /* fuzz_idx.c - libFuzzer target for the IDX reader (clmlp_idx_load), plain and gzip.
  *
  * Input layout (tests/fuzz/make_seeds.c writes seeds in it):
- *   byte 0      flags: (flags & 3) % 3 picks what is fuzzed -
+ *   byte 0      flags: flags & 3 picks what is fuzzed -
  *                 0: both files, the payload split at bytes 1-2 (big-endian, clamped),
  *                 1: the image file, against a fixed valid label file (3 labels),
- *                 2: the label file, against a fixed valid image file (3 images of 2x2);
+ *                 2: the label file, against a fixed valid image file (3 images of 2x2),
+ *                 3: the image file alone (no label file: what predict reads);
  *               bit 2 gzips the image file, bit 3 the label file (fixed ones included), so the
  *               IDX parser behind the gzip layer sees the fuzzer's bytes, not zlib's checks.
  *   bytes 1-2   split point (mode 0 only; present in every mode so seeds can switch modes)
@@ -24,11 +25,18 @@ static const unsigned char fixed_images[16 + 12] = {
 static const unsigned char fixed_labels[8 + 3] = {0, 0, 8, 1, 0, 0, 0, 3, 0, 9, 4};
 
 /* What a successful load promises (dataset.h). */
-static void idx_check_loaded(const clmlp_dataset *d)
+static void idx_check_loaded(const clmlp_dataset *d, int with_labels)
 {
-    FUZZ_CHECK(d->n > 0 && d->X && d->labels, "idx: success with no samples");
+    FUZZ_CHECK(d->n > 0 && d->X, "idx: success with no samples");
     FUZZ_CHECK(d->rows > 0 && d->cols > 0 && d->dim == d->rows * d->cols,
                "idx: dim %zu is not rows %zu x cols %zu", d->dim, d->rows, d->cols);
+    for (size_t i = 0; i < d->n * d->dim; i++) /* also makes ASan see every pixel */
+        FUZZ_CHECK(isfinite(d->X[i]), "idx: non-finite pixel %zu", i);
+    if (!with_labels) {
+        FUZZ_CHECK(!d->labels && d->n_classes == 0, "idx: labels without a label file");
+        return;
+    }
+    FUZZ_CHECK(d->labels != NULL, "idx: no labels from a label file");
     FUZZ_CHECK(d->n_classes >= 1 && d->n_classes <= 256, "idx: n_classes %d", d->n_classes);
     int max = 0;
     for (size_t i = 0; i < d->n; i++) {
@@ -39,8 +47,6 @@ static void idx_check_loaded(const clmlp_dataset *d)
     }
     FUZZ_CHECK(max + 1 == d->n_classes, "idx: n_classes %d but largest label %d", d->n_classes,
                max);
-    for (size_t i = 0; i < d->n * d->dim; i++) /* also makes ASan see every pixel */
-        FUZZ_CHECK(isfinite(d->X[i]), "idx: non-finite pixel %zu", i);
 }
 
 /* One input; returns the loader's status for the regression test, which calls this directly. */
@@ -50,7 +56,7 @@ static clmlp_status fuzz_idx_input(const uint8_t *data, size_t size)
     size_t split = size > 2 ? (size_t)data[1] << 8 | data[2] : 0;
     const uint8_t *payload = size > 3 ? data + 3 : data;
     size_t len = size > 3 ? size - 3 : 0;
-    int mode = (int)((flags & 3u) % 3u), gz_img = (flags >> 2) & 1, gz_lab = (flags >> 3) & 1;
+    int mode = (int)(flags & 3u), gz_img = (flags >> 2) & 1, gz_lab = (flags >> 3) & 1;
     const void *img = payload, *lab = payload;
     size_t img_len = len, lab_len = len;
 
@@ -60,8 +66,8 @@ static clmlp_status fuzz_idx_input(const uint8_t *data, size_t size)
         img_len = split;
         lab = payload + split;
         lab_len = len - split;
-    } else if (mode == 1) {
-        lab = fixed_labels;
+    } else if (mode == 1 || mode == 3) {
+        lab = fixed_labels; /* written but not read in mode 3 */
         lab_len = sizeof fixed_labels;
     } else {
         img = fixed_images;
@@ -74,9 +80,9 @@ static clmlp_status fuzz_idx_input(const uint8_t *data, size_t size)
     char err[FUZZ_ERRLEN];
     memset(&d, 0x5A, sizeof d); /* junk: the loader must neither trust nor free it */
     memset(err, 'x', sizeof err);
-    clmlp_status s = clmlp_idx_load(img_path, lab_path, &d, err, sizeof err);
+    clmlp_status s = clmlp_idx_load(img_path, mode == 3 ? NULL : lab_path, &d, err, sizeof err);
     if (s == CLMLP_OK) {
-        idx_check_loaded(&d);
+        idx_check_loaded(&d, mode != 3);
         clmlp_dataset_free(&d);
     } else {
         fuzz_check_error(s, err, "idx");

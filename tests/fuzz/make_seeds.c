@@ -137,13 +137,16 @@ static void idx_seeds(const char *cases)
     }
     idx_seed("gen_img_u8_gz", 1 | 4, &bu8, NULL);
     idx_seed("gen_img_f32", 1, &bf32, NULL);
+    idx_seed("gen_img_only_u8", 3, &bu8, NULL);
+    idx_seed("gen_img_only_f32_gz", 3 | 4, &bf32, NULL);
     idx_seed("gen_lab_gz", 2 | 8, NULL, &blab);
 }
 
 static void csv_seeds(const char *cases)
 {
-    /* A few option bytes per file: defaults; a header and n_classes 10; label in column 1. */
-    static const unsigned char opts[] = {0x00, 0xA8, 0x01};
+    /* A few option bytes per file: defaults; a header and n_classes 10; label in column 1; no
+     * label column. */
+    static const unsigned char opts[] = {0x00, 0xA8, 0x01, 0x03};
     DIR *d = opendir(cases);
     struct dirent *e;
     char name[600];
