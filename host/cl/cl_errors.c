@@ -43,7 +43,7 @@ static const char *hint(cl_int code)
     case -1001:
         return "No OpenCL platform is installed or visible: install an ICD (Debian: "
                "pocl-opencl-icd for the CPU, or your GPU vendor's), check $OCL_ICD_VENDORS, or "
-               "use --device cpu-reference.";
+               "use --device cpu (the CPU reference).";
     case CL_DEVICE_NOT_FOUND: return "Run 'clmlp devices' to list the devices.";
     case CL_OUT_OF_RESOURCES:
     case CL_MEM_OBJECT_ALLOCATION_FAILURE:
