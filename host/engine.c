@@ -44,6 +44,9 @@ clmlp_status clmlp_engine_create(clmlp_engine **out, clmlp_backend backend, cons
     }
     e->hyper = *hyper;
     e->max_batch = max_batch;
+    const char *fault = getenv("CLMLP_TEST_FAIL_AT_STEP");
+    if (fault)
+        e->fail_at_step = strtoull(fault, NULL, 10);
     st = backend == CLMLP_BACKEND_REF ? clmlp_ref_engine_init(e, err, errlen)
                                       : clmlp_cl_engine_init(e, device, err, errlen);
     if (st != CLMLP_OK) {

@@ -36,6 +36,9 @@ struct clmlp_engine {
     size_t order_len;      /* length of the order given to set_order */
     uint64_t step;         /* optimizer steps taken (Adam's t) */
     size_t last_count;     /* rows in the last trained batch */
+    uint64_t fail_at_step; /* test hook ($CLMLP_TEST_FAIL_AT_STEP): the OpenCL backend's first
+                            * launch of this step fails as if the device ran out of resources,
+                            * so tests can drive the mid-epoch error path; 0: never */
     int stats_valid;       /* stats holds the diagnostics of the last step */
     clmlp_layer_stats stats[CLMLP_MAX_LAYERS];
     char device_name[256];

@@ -93,6 +93,18 @@ else
     fail "divergence: exit $rc, $(cat "$TMP/err"); model $(cmp -s "$TMP/good.clmlp" "$TMP/good.copy" && echo untouched || echo CHANGED)"
 fi
 
+# ---- an enqueue that fails in the middle of an epoch: clear message, clean exit, the model
+#      saved before stays as it was ----
+rc=0
+CLMLP_TEST_FAIL_AT_STEP=57 "$CLMLP" train "${DATA[@]}" --epochs 3 --save "$TMP/good.clmlp" \
+    >/dev/null 2>"$TMP/err" || rc=$?
+if [[ $rc -eq 1 ]] && grep -q "CL_OUT_OF_RESOURCES (-5)" "$TMP/err" && grep -q "step 57" "$TMP/err" &&
+    cmp -s "$TMP/good.clmlp" "$TMP/good.copy"; then
+    pass "device fault mid-epoch: $(head -c 150 "$TMP/err"); model untouched"
+else
+    fail "device fault: exit $rc, $(cat "$TMP/err")"
+fi
+
 # ---- no OpenCL platform at all: a clear message; the CPU reference still trains ----
 mkdir -p "$TMP/no-vendors"
 rc=0

@@ -244,6 +244,52 @@ printf '0,0.5,0.7\r1,0.2,0.3\r' >"$TMP/mac.csv"
 expect_error "CR-only line ends" "mac.csv: lines end with CR only (classic Mac); convert to LF or CRLF" \
     train --train-csv "$TMP/mac.csv" --device cpu
 
+# ---- predict --output: written atomically, never over its own INPUT or MODEL ----
+M="$TMP/blobs_cpu.clmlp"
+cp "$TMP/features.csv" "$TMP/in.csv"
+rc=0
+"$CLMLP" predict "$M" "$TMP/in.csv" --output "$TMP/in.csv" --device cpu 2>"$TMP/err" || rc=$?
+[[ $rc -eq 2 ]] && grep -qF "would overwrite the INPUT" "$TMP/err" && cmp -s "$TMP/in.csv" "$TMP/features.csv" &&
+    pass "predict: --output same as INPUT refused, input unchanged" ||
+    fail "predict: --output same as INPUT: exit $rc, $(cat "$TMP/err")"
+ln -s in.csv "$TMP/in_link.csv"
+rc=0
+"$CLMLP" predict "$M" "$TMP/in.csv" --output "$TMP/in_link.csv" --device cpu 2>"$TMP/err" || rc=$?
+[[ $rc -eq 2 && -L $TMP/in_link.csv ]] && cmp -s "$TMP/in.csv" "$TMP/features.csv" &&
+    pass "predict: --output a symlink to INPUT refused" || fail "predict: --output symlink to INPUT: exit $rc"
+cp "$M" "$TMP/m_copy.clmlp"
+rc=0
+"$CLMLP" predict "$TMP/m_copy.clmlp" "$TMP/in.csv" --output "$TMP/m_copy.clmlp" --device cpu 2>"$TMP/err" || rc=$?
+[[ $rc -eq 2 ]] && cmp -s "$M" "$TMP/m_copy.clmlp" && pass "predict: --output same as MODEL refused" ||
+    fail "predict: --output same as MODEL: exit $rc"
+expect_error "predict: --output a directory" "not a regular file" \
+    predict "$M" "$TMP/in.csv" --output "$TMP/idx" --device cpu
+printf 'keep\n' >"$TMP/old_pred.txt"
+expect_error "predict: failing input with --output" "gap.csv:1:2: empty field" \
+    predict "$M" "$TMP/gap.csv" --output "$TMP/old_pred.txt" --device cpu
+[[ $(cat "$TMP/old_pred.txt") == keep ]] && pass "predict: failed run leaves --output unchanged" ||
+    fail "predict: failed run changed the existing --output file"
+seq 1 500 >"$TMP/old_pred.txt" # longer than the new output: must be replaced, not overwritten
+"$CLMLP" predict "$M" "$TMP/in.csv" --output "$TMP/old_pred.txt" --device cpu
+[[ $(wc -l <"$TMP/old_pred.txt") -eq $(wc -l <"$TMP/in.csv") ]] &&
+    awk -F, 'NF != 4 { bad++ } END { exit bad > 0 }' "$TMP/old_pred.txt" &&
+    ! ls "$TMP"/old_pred.txt.tmp.* >/dev/null 2>&1 &&
+    pass "predict: --output replaces the file with one line per sample" ||
+    fail "predict: --output wrote $(wc -l <"$TMP/old_pred.txt") lines for $(wc -l <"$TMP/in.csv") samples"
+# a stdout that cannot be written (a full disk) is exit 1 with a message, for predict and eval
+if [[ -w /dev/full ]]; then
+    for cmd in predict eval; do
+        args=(predict "$M" "$TMP/in.csv")
+        [[ $cmd == eval ]] && args=(eval "$M" --csv "$TMP/blobs_test.csv")
+        rc=0
+        "$CLMLP" "${args[@]}" --device cpu >/dev/full 2>"$TMP/err" || rc=$?
+        [[ $rc -eq 1 ]] && grep -qF "clmlp $cmd: writing the standard output failed" "$TMP/err" &&
+            [[ $(wc -l <"$TMP/err") -eq 1 ]] &&
+            pass "$cmd: stdout on /dev/full is exit 1 with one message" ||
+            fail "$cmd: stdout on /dev/full: exit $rc, $(cat "$TMP/err")"
+    done
+fi
+
 if [[ $FAILS -ne 0 ]]; then
     echo "$FAILS check(s) failed" >&2
     exit 1

@@ -286,6 +286,14 @@ typedef struct karg {
 static clmlp_status run(clmlp_engine *e, enum kernel_id id, size_t gx, size_t gy, int n,
                         const karg *a)
 {
+    if (e->fail_at_step && e->step == e->fail_at_step) {
+        e->fail_at_step = 0; /* one fault, at the first launch of that step */
+        size_t used = (size_t)snprintf(e->err, sizeof e->err, "kernel %s at step %llu: ",
+                                       kdesc[id].name, (unsigned long long)e->step);
+        return clmlp_cl_fail(e->err + used, sizeof e->err - used, CL_OUT_OF_RESOURCES,
+                             "clEnqueueNDRangeKernel (fault injected by CLMLP_TEST_FAIL_AT_STEP)",
+                             __FILE__, __LINE__);
+    }
     cl_state *s = state(e);
     for (int i = 0; i < n; i++) {
         cl_int rc = clSetKernelArg(s->k[id], (cl_uint)i, a[i].size, a[i].ptr);

@@ -1,15 +1,16 @@
 /* cmd_predict.c - `clmlp predict MODEL INPUT`: the predicted class and the output
  * probabilities of every sample of an IDX image file or a CSV file. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli_cmds.h"
 #include "cli_common.h"
 #include "cli_model.h"
+#include "model_io.h"
 
 static const char predict_help[] =
     "Usage: clmlp predict MODEL INPUT [OPTIONS]\n"
@@ -25,7 +26,9 @@ static const char predict_help[] =
     "    --label-column N, column N holds a label: it is not fed to the model, and the\n"
     "    accuracy against it is printed on stderr.\n"
     "\n"
-    "  --output FILE         write the lines to FILE instead of stdout\n"
+    "  --output FILE         write the lines to FILE instead of stdout; the file is replaced\n"
+    "                        atomically, only once every line is ready (it may not be MODEL\n"
+    "                        or INPUT)\n"
     "  --label-column N      the CSV has a label in 0-based column N (see above)\n"
     "  --header yes|no|auto  whether the CSV starts with a header line (default auto: a first\n"
     "                        line that is not numeric is a header)\n"
@@ -118,30 +121,97 @@ static int load_features(const predict_args *a, clmlp_dataset *d)
 
 /* ---- Output --------------------------------------------------------------------------- */
 
-static int write_predictions(const predict_args *a, const float *P, size_t n, size_t k)
+/* 1 when a and b name the same file: the same inode if both exist, else the same text. */
+static int same_file(const char *a, const char *b)
 {
-    FILE *out = a->output ? fopen(a->output, "w") : stdout;
-    if (!out) {
-        cli_err("predict", "%s: cannot open for writing: %s", a->output, strerror(errno));
-        return CLI_EXIT_FAIL;
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return strcmp(a, b) == 0;
+}
+
+/* Before any work: --output may not replace the model or the input (a symlink or hard link to
+ * either counts), nor something that is not a regular file (a folder, /dev/null, a FIFO). */
+static int check_output(const predict_args *a)
+{
+    if (!a->output)
+        return CLI_EXIT_OK;
+    if (!*a->output)
+        return cli_usage("predict", "--output needs a file name");
+    if (same_file(a->output, a->input) || same_file(a->output, a->model)) {
+        cli_err("predict", "--output %s would overwrite the %s %s", a->output,
+                same_file(a->output, a->input) ? "INPUT" : "MODEL",
+                same_file(a->output, a->input) ? a->input : a->model);
+        return CLI_EXIT_USAGE;
     }
-    for (size_t i = 0; i < n; i++) {
-        const float *p = P + i * k;
-        fprintf(out, "%zu", cli_argmax(p, k));
-        for (size_t j = 0; j < k; j++)
-            fprintf(out, ",%.7g", (double)p[j]);
-        fputc('\n', out);
-    }
-    int bad = ferror(out);
-    if (a->output)
-        bad |= fclose(out) != 0;
-    else
-        bad |= fflush(out) != 0;
-    if (bad) {
-        cli_err("predict", "%s: write failed", a->output ? a->output : "standard output");
+    struct stat st;
+    if (stat(a->output, &st) == 0 && !S_ISREG(st.st_mode)) {
+        cli_err("predict", "--output %s: exists and is not a regular file", a->output);
         return CLI_EXIT_FAIL;
     }
     return CLI_EXIT_OK;
+}
+
+/* The text of every line, built in memory so that --output is written in one atomic step. */
+typedef struct text_buf {
+    char *data;
+    size_t len, cap;
+} text_buf;
+
+static int text_reserve(text_buf *t, size_t n)
+{
+    if (n <= t->cap - t->len)
+        return 1;
+    if (n > SIZE_MAX / 2 - t->len)
+        return 0;
+    size_t cap = t->cap ? t->cap : 65536;
+    while (cap - t->len < n)
+        cap *= 2;
+    char *p = realloc(t->data, cap);
+    if (!p)
+        return 0;
+    t->data = p;
+    t->cap = cap;
+    return 1;
+}
+
+/* Appends one line per sample: the class, then the k outputs. */
+static int format_predictions(text_buf *t, const float *P, size_t n, size_t k)
+{
+    enum { FIELD = 32 }; /* room for one ",%.7g" or "%zu" field and its NUL */
+    for (size_t i = 0; i < n; i++) {
+        const float *p = P + i * k;
+        if (k > SIZE_MAX / FIELD - 2 || !text_reserve(t, (k + 2) * FIELD))
+            return 0;
+        t->len += (size_t)snprintf(t->data + t->len, FIELD, "%zu", cli_argmax(p, k));
+        for (size_t j = 0; j < k; j++)
+            t->len += (size_t)snprintf(t->data + t->len, FIELD, ",%.7g", (double)p[j]);
+        t->data[t->len++] = '\n';
+    }
+    return 1;
+}
+
+static int write_predictions(const predict_args *a, const float *P, size_t n, size_t k)
+{
+    text_buf t = {NULL, 0, 0};
+    if (!format_predictions(&t, P, n, k)) {
+        free(t.data);
+        cli_err("predict", "out of memory for the output of %zu samples", n);
+        return CLI_EXIT_FAIL;
+    }
+    int rc = CLI_EXIT_OK;
+    if (a->output) {
+        char err[1024];
+        if (clmlp_write_file_atomic(a->output, t.data, t.len, err, sizeof err) != CLMLP_OK) {
+            cli_err("predict", "--output: %s", err);
+            rc = CLI_EXIT_FAIL;
+        }
+    } else if ((t.len > 0 && fwrite(t.data, 1, t.len, stdout) != t.len) || fflush(stdout) != 0) {
+        /* stdout's error flag stays set: main() reports it once and exits 1. */
+        rc = CLI_EXIT_FAIL;
+    }
+    free(t.data);
+    return rc;
 }
 
 static void report_accuracy(const clmlp_dataset *d, const float *P, size_t k)
@@ -169,6 +239,9 @@ int cmd_predict(int argc, char **argv)
     int rc = parse_args(&a, argc, argv);
     if (rc != CLI_EXIT_OK)
         return rc == CLI_EXIT_HELP ? CLI_EXIT_OK : rc;
+    rc = check_output(&a);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     cli_model m;
     clmlp_dataset d;
     memset(&d, 0, sizeof d);
