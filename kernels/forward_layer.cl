@@ -29,28 +29,7 @@
 #endif
 
 #ifndef CLMLP_VEC_HELPERS
-#define CLMLP_VEC_HELPERS
-/* floatN / vloadN / vstoreN by width, with width 1 as plain scalars. */
-#define CLMLP_CAT_(a, b) a##b
-#define CLMLP_CAT(a, b) CLMLP_CAT_(a, b)
-#define VEC(n) CLMLP_CAT(VEC_, n)
-#define VEC_1 float
-#define VEC_2 float2
-#define VEC_4 float4
-#define VEC_8 float8
-#define VEC_16 float16
-#define VLOAD(n, p) CLMLP_CAT(VLOAD_, n)(p)
-#define VLOAD_1(p) (*(p))
-#define VLOAD_2(p) vload2(0, p)
-#define VLOAD_4(p) vload4(0, p)
-#define VLOAD_8(p) vload8(0, p)
-#define VLOAD_16(p) vload16(0, p)
-#define VSTORE(n, v, p) CLMLP_CAT(VSTORE_, n)(v, p)
-#define VSTORE_1(v, p) (*(p) = (v))
-#define VSTORE_2(v, p) vstore2(v, 0, p)
-#define VSTORE_4(v, p) vstore4(v, 0, p)
-#define VSTORE_8(v, p) vstore8(v, 0, p)
-#define VSTORE_16(v, p) vstore16(v, 0, p)
+#include "vec.cl"
 #endif
 
 #if FWD_TN != 2 && FWD_TN != 4 && FWD_TN != 8 && FWD_TN != 16

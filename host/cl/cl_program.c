@@ -34,8 +34,18 @@ static char *read_text(const char *path, char *err, size_t errlen)
     return buf;
 }
 
-/* Sort key that puts activations.cl (the shared definitions) first. */
-static int is_prelude(const char *name) { return strcmp(name, "activations.cl") == 0; }
+/* The files of shared definitions (no kernels), in the order they must come before the rest. */
+static const char *const preludes[] = {"activations.cl", "vec.cl"};
+#define N_PRELUDES (sizeof preludes / sizeof *preludes)
+
+/* The pass a file belongs to: its prelude position, or N_PRELUDES for a kernel file. */
+static size_t source_pass(const char *name)
+{
+    size_t i = 0;
+    while (i < N_PRELUDES && strcmp(name, preludes[i]) != 0)
+        i++;
+    return i;
+}
 
 clmlp_status clmlp_cl_kernel_sources(clmlp_cl_source *out, size_t cap, size_t *count, int *owned,
                                      char *err, size_t errlen)
@@ -43,9 +53,9 @@ clmlp_status clmlp_cl_kernel_sources(clmlp_cl_source *out, size_t cap, size_t *c
     const char *dir = getenv("CLMLP_KERNEL_DIR");
     *count = 0;
     *owned = dir && *dir;
-    for (int pass = 0; pass < 2; pass++)
+    for (size_t pass = 0; pass <= N_PRELUDES; pass++)
         for (const struct clmlp_embedded_kernel *k = clmlp_embedded_kernels; k->name; k++) {
-            if (is_prelude(k->name) != (pass == 0))
+            if (source_pass(k->name) != pass)
                 continue;
             if (*count == cap) {
                 snprintf(err, errlen, "more than %zu kernel files", cap);
