@@ -191,8 +191,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "fann_create_train failed\n");
         return 1;
     }
-    printf("FANN %s (float), network 784-256-128-10, tanh hidden, sigmoid output, MSE, lr %g, "
-           "%zu training samples, %d runs\n", "2.2", (double)lr, n, runs);
+    printf("FANN 2.2 (float), network 784-256-128-10, tanh hidden, sigmoid output, MSE, lr %g, "
+           "%zu training samples, %d runs\n", (double)lr, n, runs);
     int rc = 0;
     if (inc)
         rc |= bench_mode("incremental", FANN_TRAIN_INCREMENTAL, train, do_test ? &te : NULL, runs,

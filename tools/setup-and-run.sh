@@ -25,6 +25,8 @@ packages=(build-essential cmake pkg-config ocl-icd-opencl-dev opencl-c-headers p
 [ "$job" = train ] && packages+=(dataset-fashion-mnist)
 # libFuzzer and the sanitizer runtimes come from libclang-rt-14-dev, which clang-14 does not pull.
 [ "$job" = fuzz ] && packages+=(clang-14 libclang-rt-14-dev)
+# FANN, only for the benchmark baseline in tools/bench_fann.c (see BENCHMARKS.md).
+[ "${CLMLP_BENCH_FANN:-0}" = 1 ] && packages+=(libfann-dev)
 
 install_missing() {
     local missing=() p
