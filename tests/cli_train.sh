@@ -264,6 +264,8 @@ rc=0
     fail "predict: --output same as MODEL: exit $rc"
 expect_error "predict: --output a directory" "not a regular file" \
     predict "$M" "$TMP/in.csv" --output "$TMP/idx" --device cpu
+expect_error "predict: --output into a missing folder" "cannot write into folder $TMP/nodir" \
+    predict "$M" "$TMP/in.csv" --output "$TMP/nodir/p.txt" --device cpu
 printf 'keep\n' >"$TMP/old_pred.txt"
 expect_error "predict: failing input with --output" "gap.csv:1:2: empty field" \
     predict "$M" "$TMP/gap.csv" --output "$TMP/old_pred.txt" --device cpu

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli_cmds.h"
 #include "cli_common.h"
@@ -131,7 +132,8 @@ static int same_file(const char *a, const char *b)
 }
 
 /* Before any work: --output may not replace the model or the input (a symlink or hard link to
- * either counts), nor something that is not a regular file (a folder, /dev/null, a FIFO). */
+ * either counts), nor something that is not a regular file (a folder, /dev/null, a FIFO), and
+ * its folder must take a new file. */
 static int check_output(const predict_args *a)
 {
     if (!a->output)
@@ -147,6 +149,23 @@ static int check_output(const predict_args *a)
     struct stat st;
     if (stat(a->output, &st) == 0 && !S_ISREG(st.st_mode)) {
         cli_err("predict", "--output %s: exists and is not a regular file", a->output);
+        return CLI_EXIT_FAIL;
+    }
+    char dir[4096];
+    const char *slash = strrchr(a->output, '/');
+    size_t len = slash ? (size_t)(slash - a->output) : 0;
+    if (len >= sizeof dir) {
+        cli_err("predict", "--output: path too long");
+        return CLI_EXIT_FAIL;
+    }
+    if (slash && len == 0)
+        strcpy(dir, "/");
+    else if (slash)
+        memcpy(dir, a->output, len), dir[len] = '\0';
+    else
+        strcpy(dir, ".");
+    if (access(dir, W_OK | X_OK) != 0) {
+        cli_err("predict", "--output %s: cannot write into folder %s", a->output, dir);
         return CLI_EXIT_FAIL;
     }
     return CLI_EXIT_OK;
