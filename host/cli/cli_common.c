@@ -60,7 +60,9 @@ int cli_parse_double(const char *cmd, const char *opt, const char *s, double min
 {
     char *end = NULL;
     double v = 0.0;
-    int ok = s && *s && !isspace((unsigned char)*s);
+    /* Plain decimal only: strtod would also take "0x10", "inf" and "nan". (The CLI never calls
+     * setlocale, so strtod's decimal point is always '.'.) */
+    int ok = s && *s && strspn(s, "0123456789.eE+-") == strlen(s);
     if (ok) {
         errno = 0;
         v = strtod(s, &end);

@@ -418,6 +418,11 @@ static int save_model(train_job *j, const clmlp_net *best, const clmlp_train_res
 
 static void print_summary(const train_job *j, const clmlp_train_result *res)
 {
+    if (res->epochs_run == 0) { /* --resume of a checkpoint written after the last epoch */
+        printf("nothing to train: the checkpoint's run already finished its %u epochs\n",
+               j->cfg.epochs);
+        return;
+    }
     printf("final train loss %.4g, train accuracy %.4f; ", j->ui.last.train_loss,
            j->ui.last.train_acc);
     if (res->best_test_epoch)
