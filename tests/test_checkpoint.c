@@ -185,10 +185,8 @@ START_TEST(divergence_stops_and_keeps_the_last_good_checkpoint)
     clmlp_net *p;
     ck_assert_int_eq(run(CLMLP_BACKEND_OPENCL, &opt, NULL, &p), CLMLP_OK);
     clmlp_net_free(p);
-    FILE *f = fopen(ckpt, "rb");
-    unsigned char before[1 << 16];
-    size_t n_before = fread(before, 1, sizeof before, f);
-    fclose(f);
+    size_t n_before;
+    unsigned char *before = tu_read_file(ckpt, &n_before);
 
     clmlp_dataset d;
     make_data(&d);
@@ -206,12 +204,11 @@ START_TEST(divergence_stops_and_keeps_the_last_good_checkpoint)
     ck_assert_int_eq(st, CLMLP_ERR_NONFINITE);
     ck_assert_msg(strstr(err, "epoch 1") && strstr(err, "batch") && strstr(err, "layer") &&
                   strstr(err, "--lr"), "%s", err);
-    f = fopen(ckpt, "rb");
-    unsigned char after[1 << 16];
-    size_t n_after = fread(after, 1, sizeof after, f);
-    fclose(f);
+    size_t n_after;
+    unsigned char *after = tu_read_file(ckpt, &n_after);
     ck_assert_uint_eq(n_before, n_after);
     ck_assert_msg(memcmp(before, after, n_before) == 0, "the good checkpoint was overwritten");
+    free(before), free(after);
     clmlp_engine_free(e);
     clmlp_net_free(best), clmlp_net_free(net);
     clmlp_dataset_free(&d);

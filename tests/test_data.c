@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "testutil.h"
 #include <zlib.h>
 
 #include "data/dataset.h"
@@ -75,29 +77,10 @@ static void write_gz(const char *path, const void *data, size_t len)
     ck_assert_int_eq(gzclose(g), Z_OK);
 }
 
-/* Reads a whole (small) file; the caller frees. */
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long size;
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    size = ftell(f);
-    ck_assert_int_ge(size, 0);
-    rewind(f);
-    buf = malloc((size_t)size + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    *len = (size_t)size;
-    return buf;
-}
-
 static void copy_file(const char *from, const char *to)
 {
     size_t len;
-    unsigned char *buf = read_all(from, &len);
+    unsigned char *buf = tu_read_file(from, &len);
     write_bytes(to, buf, len);
     free(buf);
 }
@@ -714,7 +697,7 @@ START_TEST(gen_gzip_corrupt)
     char err[ERRLEN];
     write_gen_pair("crc_img.gz", "crc_lab", 1);
     write_gen_pair("crc_img_unused", "crc_lab", 0);
-    gz = read_all(T("crc_img.gz").s, &len);
+    gz = tu_read_file(T("crc_img.gz").s, &len);
     ck_assert_uint_gt(len, 18);
     gz[len - 8] ^= 0x01; /* first byte of the CRC32 in the gzip trailer */
     write_bytes(T("crc_img.gz").s, gz, len);
@@ -1001,7 +984,7 @@ START_TEST(idx_images_only_errors)
     HAS(err, "io_5m: truncated");
     EXPECT_EMPTY(d);
     write_gen_pair("io_img.gz", "io_lab.gz", 1);
-    gz = read_all(T("io_img.gz").s, &len);
+    gz = tu_read_file(T("io_img.gz").s, &len);
     gz[len - 8] ^= 0x01; /* the CRC32 in the trailer */
     write_bytes(T("io_img.gz").s, gz, len);
     free(gz);

@@ -19,6 +19,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 #ifndef CLMLP_CASES_DIR
 #error "CLMLP_CASES_DIR must name the tests/cases folder"
 #endif
@@ -90,24 +92,6 @@ static void list_regressions(void)
     qsort(g_names, (size_t)g_count, sizeof g_names[0], by_name);
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long size;
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    size = ftell(f);
-    ck_assert_int_ge(size, 0);
-    rewind(f);
-    buf = malloc((size_t)size + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    *len = (size_t)size;
-    return buf;
-}
-
 /* An empty or missing folder would make the loop test vacuous. */
 START_TEST(test_folder_not_empty)
 {
@@ -121,7 +105,7 @@ START_TEST(test_replay)
     char path[4096];
     size_t len;
     snprintf(path, sizeof path, "%s/%s", REGRESSIONS_DIR, name);
-    unsigned char *data = read_all(path, &len);
+    unsigned char *data = tu_read_file(path, &len);
     clmlp_status s = CLMLP_OK;
     if (strncmp(name, "idx-", 4) == 0)
         s = fuzz_idx_input(data, len);

@@ -16,6 +16,9 @@
 
 /* n floats uniform in [lo, hi), from rng. Caller frees. */
 float *tu_random(clmlp_rng *rng, size_t n, float lo, float hi);
+/* Reads a whole (small) file into a new buffer (one spare byte at the end); fails the test
+ * when it cannot. The caller frees. */
+unsigned char *tu_read_file(const char *path, size_t *len);
 /* Element-wise |x|, into a new array. */
 float *tu_abs(const float *x, size_t n);
 
