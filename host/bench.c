@@ -22,7 +22,7 @@ clmlp_cost clmlp_kernel_cost(const clmlp_launch *l)
     } else if (strcmp(k, "hidden_delta") == 0 || strcmp(k, "hidden_delta_t") == 0) {
         c.flops = 2.0 * B * ni * no + B * ni; /* plus the product with sigma' */
         c.bytes = F4(B * no + ni * no + B * ni + B * ni);
-    } else if (strcmp(k, "weight_grad") == 0) {
+    } else if (strcmp(k, "weight_grad") == 0 || strcmp(k, "weight_grad_narrow") == 0) {
         c.flops = 2.0 * B * ni * no;
         c.bytes = F4(B * ni + B * no + ni * no);
     } else if (strcmp(k, "bias_grad") == 0) {
@@ -52,7 +52,8 @@ clmlp_cost clmlp_kernel_cost(const clmlp_launch *l)
 int clmlp_kernel_is_gemm(const char *kernel)
 {
     return kernel && (strcmp(kernel, "forward_layer") == 0 || strcmp(kernel, "hidden_delta") == 0 ||
-                      strcmp(kernel, "hidden_delta_t") == 0 || strcmp(kernel, "weight_grad") == 0);
+                      strcmp(kernel, "hidden_delta_t") == 0 || strcmp(kernel, "weight_grad") == 0 ||
+                      strcmp(kernel, "weight_grad_narrow") == 0);
 }
 
 static void put(clmlp_launch *out, size_t cap, size_t *n, const char *kernel, int layer,

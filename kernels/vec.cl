@@ -25,4 +25,15 @@
 #define VSTORE_4(v, p) vstore4(v, 0, p)
 #define VSTORE_8(v, p) vstore8(v, 0, p)
 #define VSTORE_16(v, p) vstore16(v, 0, p)
+
+/* The first `cnt` (<= n) floats at p into the VEC(n) `out`, the other lanes 0: for the edge of
+ * a block where a whole vector load would reach past the end of a buffer. Through a private
+ * array, lane by lane: for edge blocks only, never the bulk. */
+#define VLOAD_PART(n, p, cnt, out)                                                                \
+    do {                                                                                          \
+        float t_[16];                                                                             \
+        for (uint i_ = 0; i_ < (n); i_++)                                                         \
+            t_[i_] = i_ < (cnt) ? (p)[i_] : 0.0f;                                                 \
+        out = VLOAD(n, t_);                                                                       \
+    } while (0)
 #endif

@@ -175,6 +175,21 @@ START_TEST(weight_and_bias_grad_match_twins)
     float *bound = gemm_bound(sum, want, n_in * n_out, B);
     ck_assert_msg(tu_close("weight_grad", got, want, n_in * n_out, bound, 0, 0),
                   "weight_grad B=%zu n_in=%zu n_out=%zu", B, n_in, n_out);
+    /* The narrow-layer variant (vectors along the inputs, 32 per work-item): within the same
+     * bound of its twin, and bit-identical to weight_grad, whose fma chains it repeats. Run on
+     * every shape, wide ones too, so its edges (n_in not a multiple of 32) are covered. */
+    float *narrow = malloc(n_in * n_out * 4);
+    cl_mem dWn = tu_cl_out(&t, n_in * n_out);
+    TU_RUN(&t, "weight_grad_narrow", div_up(n_in, 32), 0, 4, 0, TU_MEM(dA), TU_MEM(dD),
+           TU_MEM(dWn), TU_U32(B), TU_U32(n_in), TU_U32(n_out));
+    tu_cl_read(&t, dWn, narrow, n_in * n_out);
+    ref_weight_grad_narrow(A, D, want, B, n_in, n_out);
+    ck_assert_msg(tu_close("weight_grad_narrow", narrow, want, n_in * n_out, bound, 0, 0),
+                  "weight_grad_narrow B=%zu n_in=%zu n_out=%zu", B, n_in, n_out);
+    ck_assert_msg(memcmp(narrow, got, n_in * n_out * 4) == 0,
+                  "weight_grad_narrow differs from weight_grad B=%zu n_in=%zu n_out=%zu", B, n_in,
+                  n_out);
+    free(narrow);
     free(bound);
     TU_RUN(&t, "bias_grad", n_out, 0, 64, 0, TU_MEM(dD), TU_MEM(db), TU_U32(B), TU_U32(n_out));
     tu_cl_read(&t, db, got, n_out);

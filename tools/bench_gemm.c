@@ -5,8 +5,9 @@
  *   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120 -Ihost \
  *      tools/bench_gemm.c build-perf/libclmlp.a -lOpenCL -lz -lm -lpthread -o build-perf/bench-gemm
  * Usage: bench-gemm KERNEL TM TN LX LY "B,n_in,n_out;B,n_in,n_out..." [REPS] [EXTRA -D OPTIONS]
- * KERNEL is forward_layer, hidden_delta, hidden_delta_t (given W^T) or weight_grad; TM x TN is
- * the register block the options give that kernel (it sets the global size). $BENCH_ACT picks
+ * KERNEL is forward_layer, hidden_delta, hidden_delta_t (given W^T), weight_grad or
+ * weight_grad_narrow; TM x TN is the register block the options give that kernel (it sets the
+ * global size; for weight_grad_narrow TM is its inputs per work-item, 32, and TN is unused). $BENCH_ACT picks
  * the activation code (default 0, identity); $CLMLP_KERNEL_DIR the kernel sources. Single-core
  * figures (POCL_MAX_PTHREAD_COUNT=1) are the steadiest on a shared machine. */
 #include <math.h>
@@ -146,6 +147,8 @@ int main(int argc, char **argv)
             CHECK(clSetKernelArg(k, 1, sizeof mD, &mD));
             CHECK(clSetKernelArg(k, 2, sizeof mO, &mO));
             gx = (no + tn - 1) / tn, gy = (ni + tm - 1) / tm;
+            if (strcmp(kname, "weight_grad_narrow") == 0) /* TM = inputs per work-item, 1-D */
+                gx = (ni + tm - 1) / tm, gy = 1;
             ref_weight_grad(X, D, want, B, ni, no);
             ref_weight_grad(aX, aD, scale, B, ni, no);
         }

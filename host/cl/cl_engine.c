@@ -11,7 +11,7 @@
 
 enum kernel_id {
     K_GATHER, K_FORWARD, K_DELTA_MSE, K_DELTA_CE, K_SOFTMAX, K_HIDDEN, K_WGRAD, K_BGRAD,
-    K_SGD, K_MOMENTUM, K_ADAM, K_LAYER_STATS, K_TRANSPOSE, K_HIDDEN_T, K_COUNT
+    K_SGD, K_MOMENTUM, K_ADAM, K_LAYER_STATS, K_TRANSPOSE, K_HIDDEN_T, K_WGRAD_NARROW, K_COUNT
 };
 
 /* One descriptor per kernel: its name, its range rank and the local sizes we ask for on
@@ -41,6 +41,9 @@ static const struct kernel_desc {
     [K_LAYER_STATS] = {"layer_stats", 1, {64, 1}, {64, 1}},
     [K_TRANSPOSE] = {"transpose", 2, {16, 1}, {16, 16}},
     [K_HIDDEN_T] = {"hidden_delta_t", 2, {16, 1}, {16, 16}},
+    /* One work-item (32 inputs, every unit, the whole batch) is a few microseconds of work:
+     * a group each, so that both cores share even a 128-input layer (4 work-items). */
+    [K_WGRAD_NARROW] = {"weight_grad_narrow", 1, {1, 1}, {64, 1}},
 };
 
 typedef struct cl_state {
@@ -382,6 +385,20 @@ static clmlp_status forward_all(clmlp_engine *e, size_t count)
 #define TRANSPOSE_R 8
 #define TRANSPOSE_C 32
 
+/* Inputs per work-item of weight_grad_narrow (WGN_TJ in kernels/weight_grad_narrow.cl). */
+#define WGRAD_NARROW_J 32
+
+/* Whether layer l's weight gradient runs weight_grad_narrow: on a CPU-like device, when the
+ * layer's units leave a partial column tile that is most of the layer (fewer than two tiles,
+ * not a multiple of one: 10 or 17 units with 16-wide tiles). weight_grad then runs part of its
+ * vectors empty; weight_grad_narrow, vectorised along the inputs, uses every lane: 1.5-2x the
+ * speed for 10 or 17 units (tools/bench_gemm.c, BENCHMARKS.md), the same sums bit for bit.
+ * Not on GPUs: their 4-wide tiles waste little, and it is tuned for CPU vector units. */
+static int use_weight_grad_narrow(const cl_state *s, size_t n_out)
+{
+    return !s->gpu_like && n_out < 2 * (size_t)s->t.wg_tn && n_out % s->t.wg_tn != 0;
+}
+
 /* Output delta, hidden deltas, then all gradients: no weight changes before every delta is
  * known (C04). */
 static clmlp_status backward_all(clmlp_engine *e, size_t first, size_t count)
@@ -419,8 +436,12 @@ static clmlp_status backward_all(clmlp_engine *e, size_t first, size_t count)
         size_t n_in = net->sizes[l], n = net->sizes[l + 1];
         cl_mem in = l ? s->A[l - 1] : s->X;
         AT(l, count, n_in, n);
-        RUN(K_WGRAD, div_up(n, s->t.wg_tn), div_up(n_in, s->t.wg_tm), MEM(in), MEM(s->D[l]),
-            MEM(s->gW[l]), U32(count), U32(n_in), U32(n));
+        if (use_weight_grad_narrow(s, n))
+            RUN(K_WGRAD_NARROW, div_up(n_in, WGRAD_NARROW_J), 1, MEM(in), MEM(s->D[l]),
+                MEM(s->gW[l]), U32(count), U32(n_in), U32(n));
+        else
+            RUN(K_WGRAD, div_up(n, s->t.wg_tn), div_up(n_in, s->t.wg_tm), MEM(in), MEM(s->D[l]),
+                MEM(s->gW[l]), U32(count), U32(n_in), U32(n));
         AT(l, count, 0, n);
         RUN(K_BGRAD, div_up(n, s->t.bg_tn), 1, MEM(s->D[l]), MEM(s->gb[l]), U32(count), U32(n));
     }

@@ -35,6 +35,8 @@ void REF(hidden_delta_t)(const REAL *D, const REAL *WT, const REAL *A_prev, REAL
                         size_t B, size_t n_in, size_t n_out, int act_prev); \
 void REF(weight_grad)(const REAL *A_prev, const REAL *D, REAL *dW, size_t B, size_t n_in, \
                      size_t n_out); \
+void REF(weight_grad_narrow)(const REAL *A_prev, const REAL *D, REAL *dW, size_t B, \
+                            size_t n_in, size_t n_out); \
 void REF(bias_grad)(const REAL *D, REAL *db, size_t B, size_t n); \
 void REF(sgd_update)(REAL *p, const REAL *g, size_t n, REAL lr, REAL l2); \
 void REF(momentum_update)(REAL *p, REAL *v, const REAL *g, size_t n, REAL lr, REAL mu, REAL l2); \
