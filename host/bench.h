@@ -49,4 +49,15 @@ size_t clmlp_step_plan(const clmlp_net *net, const clmlp_hyper *hyper, size_t co
 clmlp_status clmlp_engine_profile_begin(clmlp_engine *e, size_t cap);
 clmlp_status clmlp_engine_profile_end(clmlp_engine *e, clmlp_launch *out, size_t cap, size_t *n);
 
+/* Each matrix product of a step, alone: the GEMM on its own, repeated back to back on the same
+ * buffers (inputs hot in cache), as a BLAS benchmark times a shape, and unlike the step, where
+ * each kernel follows a different one. capture_begin starts recording the arguments of the
+ * launches that follow (at most 64); run one training step, then replay_alone waits, runs each
+ * recorded GEMM launch `reps` times in a row and writes reps records per launch, in step order,
+ * to out (CLMLP_ERR_ARG if they do not fit in cap). The replays recompute the same buffers
+ * from the current parameters; nothing else changes. CLMLP_ERR_ARG on a CPU-reference engine. */
+clmlp_status clmlp_engine_capture_begin(clmlp_engine *e);
+clmlp_status clmlp_engine_replay_alone(clmlp_engine *e, unsigned reps, clmlp_launch *out,
+                                       size_t cap, size_t *n);
+
 #endif

@@ -2,7 +2,8 @@
 """bench_compare.py - clmlp against PyTorch (CPU) and OpenBLAS SGEMM on the same work.
 
 One run times, for each configuration (hidden activation + loss) and batch size:
-  * clmlp: `clmlp bench --csv` (per-kernel device times and full training steps/s);
+  * clmlp: `clmlp bench --csv` (per-kernel device times in the step and of each matrix product
+    alone, and full training steps/s);
   * PyTorch on the CPU, if importable: the same network, loss, SGD step and random data,
     gathering each batch by index like clmlp does, with the best of torch.set_num_threads(1)
     and (2);
@@ -26,7 +27,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-GEMMS = ("forward_layer", "hidden_delta", "hidden_delta_t", "weight_grad")
+GEMMS = ("forward_layer", "hidden_delta", "hidden_delta_t", "weight_grad", "weight_grad_narrow")
 
 
 def run_clmlp(cmd, layers, act, loss, batches, extra):
@@ -243,30 +244,35 @@ def main():
             cfg_res["steps"].append({"batch": b, "clmlp_samples_s": c,
                                      "torch_samples_s": tr[0] if tr else None,
                                      "torch_threads": tr[3] if tr else None})
-        lines += ["", "GEMMs: clmlp's device time per launch inside the training step (median of "
-                  "the profiled steps) against numpy's SGEMM on the same shape (median of "
-                  "repetitions); GFLOP/s of the medians. Ratios (>= 0.8 is the target): OpenBLAS "
-                  "2-thread median time / clmlp median time, and the fastest OpenBLAS run (1 or "
-                  "2 threads) / clmlp's fastest launch.", "",
-                  "| kernel | layer | B x n_in x n_out | clmlp us | clmlp GFLOP/s | "
-                  "OpenBLAS 1t GFLOP/s | OpenBLAS 2t GFLOP/s | clmlp / OpenBLAS 2t | best / best |",
-                  "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+        lines += ["", "GEMMs, each shape alone: clmlp's device time for the product run by itself "
+                  "back to back on the same buffers (`clmlp bench`, column 'alone', median of "
+                  "its runs), against numpy's SGEMM on the same shape, also back to back (median "
+                  "of repetitions); 'in step' is clmlp's median launch inside the training step, "
+                  "for reference. Ratios are OpenBLAS time / clmlp time (>= 0.8 is the target): "
+                  "against OpenBLAS with 2 threads, and against the faster of its 1- and 2-thread "
+                  "medians.", "",
+                  "| kernel | layer | B x n_in x n_out | clmlp in step us | clmlp alone us | "
+                  "clmlp alone GFLOP/s | OpenBLAS 1t us | OpenBLAS 2t us | / OpenBLAS 2t | "
+                  "/ OpenBLAS best |",
+                  "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+        nan = float("nan")
         for i, r in enumerate(gemm_rows):
             B, ni, no = int(r["rows"]), int(r["n_in"]), int(r["n_out"])
             flops = 2.0 * B * ni * no
-            us = float(r["median_us"])
+            step_us = float(r["median_us"])
+            alone = r.get("alone_median_us") or ""
+            us = float(alone) if alone else step_us  # without alone runs, the in-step time
             g = flops / (us * 1e3)
-            b1 = flops / blas[1]["times"][i] / 1e9 if blas else float("nan")
-            b2 = flops / blas[2]["times"][i] / 1e9 if blas else float("nan")
-            ratio = (blas[2]["times"][i] * 1e6) / us if blas else float("nan")
-            best = (min(blas[1]["best"][i], blas[2]["best"][i]) * 1e6) / float(r["min_us"]) \
-                if blas else float("nan")
-            lines.append(f"| {r['kernel']} | {r['layer']} | {B}x{ni}x{no} | {us:.1f} | {g:.1f} | "
-                         f"{b1:.1f} | {b2:.1f} | {ratio:.2f} | {best:.2f} |")
+            t1 = blas[1]["times"][i] * 1e6 if blas else nan
+            t2 = blas[2]["times"][i] * 1e6 if blas else nan
+            lines.append(f"| {r['kernel']} | {r['layer']} | {B}x{ni}x{no} | {step_us:.1f} | "
+                         f"{us:.1f} | {g:.1f} | {t1:.1f} | {t2:.1f} | {t2 / us:.2f} | "
+                         f"{min(t1, t2) / us:.2f} |")
             cfg_res["gemms"].append({"kernel": r["kernel"], "layer": int(r["layer"]), "B": B,
-                                     "n_in": ni, "n_out": no, "clmlp_us": us,
-                                     "openblas_1t_us": blas[1]["times"][i] * 1e6 if blas else None,
-                                     "openblas_2t_us": blas[2]["times"][i] * 1e6 if blas else None})
+                                     "n_in": ni, "n_out": no, "clmlp_step_us": step_us,
+                                     "clmlp_alone_us": float(alone) if alone else None,
+                                     "openblas_1t_us": t1 if blas else None,
+                                     "openblas_2t_us": t2 if blas else None})
         if blas:
             lines += ["", f"numpy BLAS: {blas[1].get('blas') or 'unknown'}"]
         text = "\n".join(lines) + "\n"

@@ -65,6 +65,7 @@ typedef struct cl_state {
     cl_mem stats_part; /* layer_stats partial sums of every layer, made on first use */
     /* Profiling hook (bench.h): NULL when off, so a launch pays one untaken branch. */
     struct prof_log *prof;
+    struct capture_log *capture; /* launch arguments, for clmlp_engine_replay_alone */
     clmlp_launch at; /* layer and shape of the next launch, set by the enqueue loops */
 } cl_state;
 
@@ -73,6 +74,23 @@ struct prof_log {
     size_t n, cap;
     cl_event *ev;
     clmlp_launch *rec;
+};
+
+/* The launches (kernel, sizes, argument values) recorded since clmlp_engine_capture_begin.
+ * Every argument of our kernels is a cl_mem or a 4-byte scalar: 8 bytes hold any of them. */
+#define CAPTURE_MAX 64
+#define CAPTURE_ARGS 16
+struct captured {
+    int id;
+    size_t gx, gy;
+    int n;
+    size_t size[CAPTURE_ARGS];
+    unsigned char val[CAPTURE_ARGS][8];
+    clmlp_launch at;
+};
+struct capture_log {
+    size_t n;
+    struct captured c[CAPTURE_MAX];
 };
 
 #define TRY(call) CLMLP_CL_TRY(e->err, sizeof e->err, call)
@@ -112,6 +130,7 @@ static void cl_destroy(clmlp_engine *e)
     if (s->q)
         clFinish(s->q); /* nothing may still use a buffer we release */
     prof_free(s);
+    free(s->capture);
     /* Sub-buffers before their parents. */
     for (int l = 0; l < CLMLP_MAX_LAYERS; l++) {
         cl_mem *subs[] = {&s->W[l], &s->b[l], &s->gW[l], &s->gb[l], &s->mW[l], &s->mb[l],
@@ -305,6 +324,16 @@ static clmlp_status run(clmlp_engine *e, enum kernel_id id, size_t gx, size_t gy
                                            kdesc[id].name, i);
             return clmlp_cl_fail(e->err + used, sizeof e->err - used, rc, "clSetKernelArg",
                                  __FILE__, __LINE__);
+        }
+    }
+    struct capture_log *c = s->capture;
+    if (c && c->n < CAPTURE_MAX && n <= CAPTURE_ARGS) {
+        struct captured *k = &c->c[c->n++];
+        *k = (struct captured){.id = id, .gx = gx, .gy = gy, .n = n, .at = s->at};
+        k->at.kernel = kdesc[id].name;
+        for (int i = 0; i < n; i++) {
+            k->size[i] = a[i].size <= sizeof k->val[i] ? a[i].size : sizeof k->val[i];
+            memcpy(k->val[i], a[i].ptr, k->size[i]);
         }
     }
     size_t global[2] = {gx, gy};
@@ -670,6 +699,88 @@ clmlp_status clmlp_engine_profile_end(clmlp_engine *e, clmlp_launch *out, size_t
         (*n)++;
     }
     prof_free(s);
+    return st;
+}
+
+clmlp_status clmlp_engine_capture_begin(clmlp_engine *e)
+{
+    if (e->ops != &cl_ops)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "capturing launches needs an OpenCL engine");
+    cl_state *s = state(e);
+    free(s->capture);
+    if (!(s->capture = calloc(1, sizeof *s->capture)))
+        return clmlp_engine_fail(e, CLMLP_ERR_NOMEM, "no memory for the launch capture");
+    return CLMLP_OK;
+}
+
+/* Runs captured launch c `reps` times back to back, each with an event, then waits once and
+ * writes their device times to out[0..reps). */
+static clmlp_status replay_one(clmlp_engine *e, const struct captured *c, unsigned reps,
+                               clmlp_launch *out)
+{
+    cl_state *s = state(e);
+    cl_kernel k = s->k[c->id];
+    for (int i = 0; i < c->n; i++)
+        TRY(clSetKernelArg(k, (cl_uint)i, c->size[i], c->val[i]));
+    size_t global[2] = {c->gx, c->gy};
+    cl_event *ev = calloc(reps, sizeof *ev);
+    if (!ev)
+        return clmlp_engine_fail(e, CLMLP_ERR_NOMEM, "no memory for %u events", reps);
+    clmlp_status st = CLMLP_OK;
+    unsigned made = 0;
+    for (; st == CLMLP_OK && made < reps; made++)
+        st = clmlp_cl_launch(s->q, k, kdesc[c->id].dims, global, s->local[c->id], &ev[made],
+                             e->err, sizeof e->err);
+    if (st != CLMLP_OK)
+        made--; /* the failed launch made no event */
+    cl_int rc = clFinish(s->q);
+    if (st == CLMLP_OK && rc != CL_SUCCESS)
+        st = clmlp_cl_fail(e->err, sizeof e->err, rc, "clFinish", __FILE__, __LINE__);
+    for (unsigned r = 0; r < made; r++) {
+        cl_ulong t0 = 0, t1 = 0;
+        if (st == CLMLP_OK) {
+            rc = clGetEventProfilingInfo(ev[r], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+            if (rc == CL_SUCCESS)
+                rc = clGetEventProfilingInfo(ev[r], CL_PROFILING_COMMAND_END, sizeof t1, &t1,
+                                             NULL);
+            if (rc != CL_SUCCESS)
+                st = clmlp_cl_fail(e->err, sizeof e->err, rc, "clGetEventProfilingInfo",
+                                   __FILE__, __LINE__);
+            out[r] = c->at;
+            out[r].ns = t1 > t0 ? (double)(t1 - t0) : 0.0;
+        }
+        clReleaseEvent(ev[r]);
+    }
+    free(ev);
+    return st;
+}
+
+clmlp_status clmlp_engine_replay_alone(clmlp_engine *e, unsigned reps, clmlp_launch *out,
+                                       size_t cap, size_t *n)
+{
+    *n = 0;
+    if (e->ops != &cl_ops)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "replaying launches needs an OpenCL engine");
+    cl_state *s = state(e);
+    struct capture_log *c = s->capture;
+    s->capture = NULL; /* the replays below are not captured */
+    if (!c)
+        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "no launches were captured");
+    TRY(clFinish(s->q));
+    clmlp_status st = CLMLP_OK;
+    for (size_t i = 0; st == CLMLP_OK && i < c->n; i++) {
+        if (!clmlp_kernel_is_gemm(c->c[i].at.kernel))
+            continue;
+        if (*n + reps > cap) {
+            st = clmlp_engine_fail(e, CLMLP_ERR_ARG, "room for %zu replays, not %zu", cap,
+                                   *n + reps);
+            break;
+        }
+        st = replay_one(e, &c->c[i], reps, out + *n);
+        if (st == CLMLP_OK)
+            *n += reps;
+    }
+    free(c);
     return st;
 }
 

@@ -6,6 +6,10 @@
  * the one cost descriptor per kernel (clmlp_kernel_cost). On the CPU reference (--device cpu)
  * the same launches are timed by calling the C twins directly with a wall clock.
  *
+ * Alone (OpenCL only): each matrix product of a step is then also run `--alone-reps` times in a
+ * row on its own, inputs hot in cache, the way a BLAS benchmark times a shape; this is the
+ * figure to set beside OpenBLAS for the same shape (tools/bench_compare.py does).
+ *
  * Full step: clmlp_engine_train_batch on random data, many steps back to back with one sync at
  * the end (clmlp_engine_epoch_stats reads the queue's last results), repeated `--step-reps`
  * times; reported as samples per second (median, min, max). Nothing here is a single timing:
@@ -40,6 +44,7 @@ static const char help[] =
     "  --warmup N         steps run before any timing (default 10)\n"
     "  --reps N           profiled steps per kernel statistic (default 50)\n"
     "  --step-reps N      repetitions of the throughput measurement (default 7)\n"
+    "  --alone-reps N     runs of each matrix product alone, back to back (default 50; 0: skip)\n"
     "  --min-time SEC     least duration of one throughput repetition (default 0.3)\n"
     "  --samples N        size of the random data set (default 16 batches, at least 4096)\n"
     "  --seed N           seed of the data and the weights (default 1)\n"
@@ -55,7 +60,7 @@ typedef struct bench_opts {
     clmlp_optimizer opt;
     size_t batch[MAX_BATCHES];
     int n_batch;
-    unsigned warmup, reps, step_reps;
+    unsigned warmup, reps, step_reps, alone_reps;
     double min_time;
     size_t samples;
     uint64_t seed;
@@ -67,6 +72,8 @@ typedef struct kstat {
     clmlp_launch l;
     double med, lo, hi, q1, q3;
     unsigned reps;
+    double alone_med, alone_lo; /* the launch alone, back to back; 0 when not measured */
+    unsigned alone_reps;
 } kstat;
 
 typedef struct step_stat {
@@ -155,7 +162,7 @@ static int parse_args(bench_opts *o, int argc, char **argv)
     o->opt = CLMLP_OPT_SGD;
     o->batch[0] = 32, o->batch[1] = 128, o->batch[2] = 256;
     o->n_batch = 3;
-    o->warmup = 10, o->reps = 50, o->step_reps = 7;
+    o->warmup = 10, o->reps = 50, o->step_reps = 7, o->alone_reps = 50;
     o->min_time = 0.3;
     o->seed = 1;
     o->kernels = o->step = 1;
@@ -183,7 +190,7 @@ static int parse_args(bench_opts *o, int argc, char **argv)
         }
         static const char *const with_value[] = {
             "--layers", "--act", "--out-act", "--loss", "--optimizer", "--batch", "--device",
-            "--warmup", "--reps", "--step-reps", "--min-time", "--samples", "--seed", "--csv",
+            "--warmup", "--reps", "--step-reps", "--alone-reps", "--min-time", "--samples", "--seed", "--csv",
             "--json"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
@@ -221,7 +228,8 @@ static int parse_args(bench_opts *o, int argc, char **argv)
             if (!cli_parse_double(CMD, "--min-time", val, 0.0, 60.0, &o->min_time))
                 return CLI_EXIT_USAGE;
         } else {
-            if (!cli_parse_u64(CMD, a, val, strcmp(a, "--warmup") == 0 ? 0 : 1,
+            int zero_ok = strcmp(a, "--warmup") == 0 || strcmp(a, "--alone-reps") == 0;
+            if (!cli_parse_u64(CMD, a, val, zero_ok ? 0 : 1,
                                strcmp(a, "--samples") == 0 ? (1u << 24) : 1000000, &u))
                 return CLI_EXIT_USAGE;
             if (strcmp(a, "--warmup") == 0)
@@ -230,6 +238,8 @@ static int parse_args(bench_opts *o, int argc, char **argv)
                 o->reps = (unsigned)u;
             else if (strcmp(a, "--step-reps") == 0)
                 o->step_reps = (unsigned)u;
+            else if (strcmp(a, "--alone-reps") == 0)
+                o->alone_reps = (unsigned)u;
             else if (strcmp(a, "--samples") == 0)
                 o->samples = (size_t)u;
             else
@@ -370,6 +380,49 @@ static int profile_device(clmlp_engine *e, const bench_opts *o, size_t batch, si
     }
     if (rc == CLI_EXIT_OK)
         r->nk = nk;
+    free(rec);
+    free(t);
+    return rc;
+}
+
+/* Each GEMM launch of one step alone, o->alone_reps times back to back (bench.h), into the
+ * matching kstat of r (same kernel and layer, in step order). */
+static int profile_alone(clmlp_engine *e, const bench_opts *o, size_t step_index, size_t batch,
+                         size_t n_data, run_result *r)
+{
+    size_t cap = (size_t)o->alone_reps * MAX_PLAN;
+    clmlp_launch *rec = malloc(cap * sizeof *rec);
+    double *t = malloc((size_t)o->alone_reps * sizeof *t);
+    size_t n = 0;
+    int rc = CLI_EXIT_OK;
+    if (!rec || !t) {
+        cli_err(CMD, "out of memory");
+        rc = CLI_EXIT_FAIL;
+    } else if (clmlp_engine_capture_begin(e) != CLMLP_OK) {
+        rc = engine_fail(e, "capturing a step");
+    } else if ((rc = step(e, step_index, batch, n_data)) == CLI_EXIT_OK &&
+               clmlp_engine_replay_alone(e, o->alone_reps, rec, cap, &n) != CLMLP_OK) {
+        rc = engine_fail(e, "replaying the matrix products");
+    }
+    size_t k = 0; /* the next kstat to match */
+    for (size_t i = 0; rc == CLI_EXIT_OK && i < n; i += o->alone_reps) {
+        while (k < r->nk && (strcmp(r->k[k].l.kernel, rec[i].kernel) != 0 ||
+                             r->k[k].l.layer != rec[i].layer))
+            k++;
+        if (k == r->nk) {
+            cli_err(CMD, "replayed %s L%d is not in the step", rec[i].kernel, rec[i].layer);
+            rc = CLI_EXIT_FAIL;
+            break;
+        }
+        for (unsigned j = 0; j < o->alone_reps; j++)
+            t[j] = rec[i + j].ns;
+        kstat alone;
+        fill_stat(&alone, t, o->alone_reps);
+        r->k[k].alone_med = alone.med;
+        r->k[k].alone_lo = alone.lo;
+        r->k[k].alone_reps = alone.reps;
+        k++;
+    }
     free(rec);
     free(t);
     return rc;
@@ -532,6 +585,8 @@ static int bench_batch(const bench_opts *o, const clmlp_net *net, size_t batch, 
     if (rc == CLI_EXIT_OK && o->kernels)
         rc = is_cpu ? profile_twins(net, o, batch, r) : profile_device(e, o, batch, n_data, r);
     next += o->reps;
+    if (rc == CLI_EXIT_OK && o->kernels && !is_cpu && o->alone_reps)
+        rc = profile_alone(e, o, next++, batch, n_data, r);
     if (rc == CLI_EXIT_OK && o->step) {
         rc = time_steps(e, o, batch, n_data, &next, &r->step);
         r->has_step = rc == CLI_EXIT_OK;
@@ -565,8 +620,8 @@ static void print_table(const run_result *r, const char *device, const clmlp_net
     printf("\n== batch %zu on %s ==\n", r->batch, device);
     double sum_ns = 0.0, gemm_ns = 0.0, gemm_flops = 0.0;
     if (r->nk) {
-        printf("%-24s %-13s %10s %27s %8s %8s\n", "kernel", "shape", "median us",
-               "IQR us (min-max)", "GFLOP/s", "GB/s");
+        printf("%-24s %-13s %10s %27s %8s %8s %9s %8s\n", "kernel", "shape", "median us",
+               "IQR us (min-max)", "GFLOP/s", "GB/s", "alone us", "GFLOP/s");
         for (size_t i = 0; i < r->nk; i++) {
             const kstat *k = &r->k[i];
             clmlp_cost c = clmlp_kernel_cost(&k->l);
@@ -576,8 +631,11 @@ static void print_table(const run_result *r, const char *device, const clmlp_net
             snprintf(spread, sizeof spread, "%.1f-%.1f (%.1f-%.1f)", k->q1 / 1e3, k->q3 / 1e3,
                      k->lo / 1e3, k->hi / 1e3);
             double sec = k->med * 1e-9;
-            printf("%-24s %-13s %10.1f %27s %8.2f %8.2f\n", name, shape, k->med / 1e3, spread,
+            printf("%-24s %-13s %10.1f %27s %8.2f %8.2f", name, shape, k->med / 1e3, spread,
                    sec > 0 ? c.flops / sec / 1e9 : 0.0, sec > 0 ? c.bytes / sec / 1e9 : 0.0);
+            if (k->alone_reps && k->alone_med > 0)
+                printf(" %9.1f %8.2f", k->alone_med / 1e3, c.flops / k->alone_med);
+            putchar('\n');
             sum_ns += k->med;
             if (clmlp_kernel_is_gemm(k->l.kernel)) {
                 gemm_ns += k->med;
@@ -587,6 +645,13 @@ static void print_table(const run_result *r, const char *device, const clmlp_net
         printf("sum of kernel medians: %.1f us per step (%zu launches); GEMMs %.1f us, %.2f "
                "GFLOP/s\n",
                sum_ns / 1e3, r->nk, gemm_ns / 1e3, gemm_ns > 0 ? gemm_flops / gemm_ns : 0.0);
+        unsigned alone = 0;
+        for (size_t i = 0; i < r->nk; i++)
+            alone = r->k[i].alone_reps ? r->k[i].alone_reps : alone;
+        if (alone)
+            printf("alone: each matrix product run by itself %u times back to back, inputs hot "
+                   "(median): the figure to compare with a BLAS on the same shape\n",
+                   alone);
     }
     if (r->has_step) {
         double step_us = 1e6 * (double)r->batch / r->step.med;
@@ -608,7 +673,7 @@ static void print_table(const run_result *r, const char *device, const clmlp_net
 static const char csv_header[] =
     "device,batch,layers,act,loss,optimizer,kind,kernel,layer,rows,n_in,n_out,reps,median_us,"
     "q1_us,q3_us,min_us,max_us,flops,bytes,gflops,gbytes_s,samples_s,samples_s_min,"
-    "samples_s_max,steps_per_rep\n";
+    "samples_s_max,steps_per_rep,alone_reps,alone_median_us,alone_min_us,alone_gflops\n";
 
 /* A CSV field without commas or quotes (device names may hold commas). */
 static void csv_text(FILE *f, const char *s)
@@ -630,17 +695,22 @@ static void write_csv(FILE *f, const bench_opts *o, const char *device, const ru
         fprintf(f, ",%zu,", r->batch);
         csv_text(f, o->layers);
         fprintf(f, ",%s,%s,%s,kernel,%s,%d,%zu,%zu,%zu,%u,%.3f,%.3f,%.3f,%.3f,%.3f,%.0f,%.0f,%.4f,"
-                   "%.4f,,,,\n",
+                   "%.4f,,,,,",
                 o->act, clmlp_loss_name(o->loss), opt_names[o->opt], k->l.kernel, k->l.layer,
                 k->l.rows, k->l.n_in, k->l.n_out, k->reps, k->med / 1e3, k->q1 / 1e3, k->q3 / 1e3,
                 k->lo / 1e3, k->hi / 1e3, c.flops, c.bytes, sec > 0 ? c.flops / sec / 1e9 : 0.0,
                 sec > 0 ? c.bytes / sec / 1e9 : 0.0);
+        if (k->alone_reps && k->alone_med > 0)
+            fprintf(f, "%u,%.3f,%.3f,%.4f\n", k->alone_reps, k->alone_med / 1e3,
+                    k->alone_lo / 1e3, c.flops / k->alone_med);
+        else
+            fputs(",,,\n", f);
     }
     if (r->has_step) {
         csv_text(f, device);
         fprintf(f, ",%zu,", r->batch);
         csv_text(f, o->layers);
-        fprintf(f, ",%s,%s,%s,step,train_batch,-1,%zu,,,%u,%.3f,,,,,,,,,%.1f,%.1f,%.1f,%zu\n",
+        fprintf(f, ",%s,%s,%s,step,train_batch,-1,%zu,,,%u,%.3f,,,,,,,,,%.1f,%.1f,%.1f,%zu,,,,\n",
                 o->act, clmlp_loss_name(o->loss), opt_names[o->opt], r->batch, r->step.reps,
                 1e6 * (double)r->batch / r->step.med, r->step.med, r->step.lo, r->step.hi,
                 r->step.steps);
@@ -684,11 +754,17 @@ static void write_json(FILE *f, const bench_opts *o, const char *device, const r
                     "%s\n      {\"kernel\": \"%s\", \"layer\": %d, \"rows\": %zu, \"n_in\": %zu, "
                     "\"n_out\": %zu, \"reps\": %u, \"median_us\": %.3f, \"q1_us\": %.3f, "
                     "\"q3_us\": %.3f, \"min_us\": %.3f, \"max_us\": %.3f, \"flops\": %.0f, "
-                    "\"bytes\": %.0f, \"gflops\": %.4f, \"gbytes_s\": %.4f}",
+                    "\"bytes\": %.0f, \"gflops\": %.4f, \"gbytes_s\": %.4f",
                     i ? "," : "", k->l.kernel, k->l.layer, k->l.rows, k->l.n_in, k->l.n_out,
                     k->reps, k->med / 1e3, k->q1 / 1e3, k->q3 / 1e3, k->lo / 1e3, k->hi / 1e3,
                     c.flops, c.bytes, sec > 0 ? c.flops / sec / 1e9 : 0.0,
                     sec > 0 ? c.bytes / sec / 1e9 : 0.0);
+            if (k->alone_reps && k->alone_med > 0)
+                fprintf(f, ", \"alone_reps\": %u, \"alone_median_us\": %.3f, "
+                           "\"alone_min_us\": %.3f, \"alone_gflops\": %.4f",
+                        k->alone_reps, k->alone_med / 1e3, k->alone_lo / 1e3,
+                        c.flops / k->alone_med);
+            fputc('}', f);
         }
         fprintf(f, "%s]", r->nk ? "\n    " : "");
         if (r->has_step)
