@@ -39,16 +39,16 @@
 /* act_apply of activations.cl on a vector z of N floats, lane by lane the same formulas: the
  * built-ins then run vectorised (PoCL's scalar tanh/exp calls cost more than the GEMM).
  * Sigmoid: exp(-|z|) is exp(-z) for z >= 0 and exp(z) below, as in act_sigmoid. */
-#define FWD_ACT(N, z)                                                                              \
-    switch (act) {                                                                                 \
-    case ACT_SIGMOID: {                                                                            \
-        VEC(N) e_ = exp(-fabs(z));                                                                 \
-        z = select(e_, (VEC(N))1.0f, z >= 0.0f) / (1.0f + e_);                                     \
-        break;                                                                                     \
-    }                                                                                              \
-    case ACT_TANH: z = tanh(z); break;                                                             \
-    case ACT_RELU: z = fmax(z, 0.0f); break;                                                       \
-    default: break; /* identity, and softmax logits */                                             \
+#define FWD_ACT(N, z)                                                                             \
+    switch (act) {                                                                                \
+    case ACT_SIGMOID: {                                                                           \
+        VEC(N) e_ = exp(-fabs(z));                                                                \
+        z = select(e_, (VEC(N))1.0f, z >= 0.0f) / (1.0f + e_);                                    \
+        break;                                                                                    \
+    }                                                                                             \
+    case ACT_TANH: z = tanh(z); break;                                                            \
+    case ACT_RELU: z = fmax(z, 0.0f); break;                                                      \
+    default: break; /* identity, and softmax logits */                                            \
     }
 
 /* Floats of FWD_TM rows of N columns, rounded up to whole float16s. */
@@ -57,46 +57,46 @@
 /* Columns [k, k+N) for all FWD_TM rows, N at a time while they fit below kend. The loops over
  * r must be unrolled: then acc[] lives in registers (without the pragma PoCL's build keeps it
  * in memory and runs 5x slower). */
-#define FWD_STRIP(N)                                                                               \
-    for (; k + N <= kend; k += N) {                                                                \
-        VEC(N) acc[FWD_TM];                                                                        \
-        _Pragma("unroll") for (int r = 0; r < FWD_TM; r++)                                         \
-            acc[r] = (VEC(N))0.0f;                                                                 \
-        __global const float *w = W + k;                                                           \
-        for (uint j = 0; j < n_in; j++, w += n_out) {                                              \
-            VEC(N) wv = VLOAD(N, w);                                                               \
-            _Pragma("unroll") for (int r = 0; r < FWD_TM; r++)                                     \
-                acc[r] = fma((VEC(N))row[r][j], wv, acc[r]);                                       \
-        }                                                                                          \
-        VEC(N) bv = VLOAD(N, bias + k);                                                            \
-        if (N == 16) {                                                                             \
-            _Pragma("unroll") for (int r = 0; r < FWD_TM; r++) {                                   \
-                if (b0 + r >= B)                                                                   \
-                    break;                                                                         \
-                VEC(N) z = acc[r] + bv;                                                            \
-                FWD_ACT(N, z);                                                                     \
-                VSTORE(N, z, A + (ulong)(b0 + r) * n_out + k);                                     \
-            }                                                                                      \
-        } else {                                                                                   \
-            /* A narrow strip: the FWD_TM rows' N columns packed into float16s, so that the        \
-             * activation runs once per 16 values and not once per row on a short vector (the      \
-             * tanh or exp of a float2 costs as much as of a float16: 10-unit layers ran their     \
-             * epilogue at a quarter of the speed). The lanes past FWD_TM * N hold 0. */           \
-            float t[FWD_PACK(N)];                                                                  \
-            _Pragma("unroll") for (int r = 0; r < FWD_TM; r++)                                     \
-                VSTORE(N, acc[r] + bv, t + r * N);                                                 \
-            _Pragma("unroll") for (int i = FWD_TM * N; i < FWD_PACK(N); i++) t[i] = 0.0f;          \
-            _Pragma("unroll") for (int i = 0; i < FWD_PACK(N) / 16; i++) {                         \
-                float16 z = vload16(i, t);                                                         \
-                FWD_ACT(16, z);                                                                    \
-                vstore16(z, i, t);                                                                 \
-            }                                                                                      \
-            _Pragma("unroll") for (int r = 0; r < FWD_TM; r++) {                                   \
-                if (b0 + r >= B)                                                                   \
-                    break;                                                                         \
-                VSTORE(N, VLOAD(N, t + r * N), A + (ulong)(b0 + r) * n_out + k);                   \
-            }                                                                                      \
-        }                                                                                          \
+#define FWD_STRIP(N)                                                                              \
+    for (; k + N <= kend; k += N) {                                                               \
+        VEC(N) acc[FWD_TM];                                                                       \
+        _Pragma("unroll") for (int r = 0; r < FWD_TM; r++)                                        \
+            acc[r] = (VEC(N))0.0f;                                                                \
+        __global const float *w = W + k;                                                          \
+        for (uint j = 0; j < n_in; j++, w += n_out) {                                             \
+            VEC(N) wv = VLOAD(N, w);                                                              \
+            _Pragma("unroll") for (int r = 0; r < FWD_TM; r++)                                    \
+                acc[r] = fma((VEC(N))row[r][j], wv, acc[r]);                                      \
+        }                                                                                         \
+        VEC(N) bv = VLOAD(N, bias + k);                                                           \
+        if (N == 16) {                                                                            \
+            _Pragma("unroll") for (int r = 0; r < FWD_TM; r++) {                                  \
+                if (b0 + r >= B)                                                                  \
+                    break;                                                                        \
+                VEC(N) z = acc[r] + bv;                                                           \
+                FWD_ACT(N, z);                                                                    \
+                VSTORE(N, z, A + (ulong)(b0 + r) * n_out + k);                                    \
+            }                                                                                     \
+        } else {                                                                                  \
+            /* A narrow strip: the FWD_TM rows' N columns packed into float16s, so that the       \
+             * activation runs once per 16 values and not once per row on a short vector (the     \
+             * tanh or exp of a float2 costs as much as of a float16: 10-unit layers ran their    \
+             * epilogue at a quarter of the speed). The lanes past FWD_TM * N hold 0. */          \
+            float t[FWD_PACK(N)];                                                                 \
+            _Pragma("unroll") for (int r = 0; r < FWD_TM; r++)                                    \
+                VSTORE(N, acc[r] + bv, t + r * N);                                                \
+            _Pragma("unroll") for (int i = FWD_TM * N; i < FWD_PACK(N); i++) t[i] = 0.0f;         \
+            _Pragma("unroll") for (int i = 0; i < FWD_PACK(N) / 16; i++) {                        \
+                float16 z = vload16(i, t);                                                        \
+                FWD_ACT(16, z);                                                                   \
+                vstore16(z, i, t);                                                                \
+            }                                                                                     \
+            _Pragma("unroll") for (int r = 0; r < FWD_TM; r++) {                                  \
+                if (b0 + r >= B)                                                                  \
+                    break;                                                                        \
+                VSTORE(N, VLOAD(N, t + r * N), A + (ulong)(b0 + r) * n_out + k);                  \
+            }                                                                                     \
+        }                                                                                         \
     }
 
 __kernel void forward_layer(__global const float *restrict A_prev, __global const float *restrict W,

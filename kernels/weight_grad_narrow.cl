@@ -32,7 +32,8 @@
         if (whole)                                                                                \
             av[v] = vload16(0, (a) + 16 * v);                                                     \
         else                                                                                      \
-            VLOAD_PART(16, (a) + 16 * v, (uint)clamp((int)n_in - (int)(j0 + 16 * v), 0, 16), av[v]); \
+            VLOAD_PART(16, (a) + 16 * v, (uint)clamp((int)n_in - (int)(j0 + 16 * v), 0, 16),      \
+                       av[v]);                                                                    \
     }
 
 /* Units [k, k + KB) for all WGN_TJ inputs, KB at a time while they fit below n_out. */
