@@ -23,11 +23,8 @@ clmlp_cost clmlp_kernel_cost(const clmlp_launch *l)
         c.flops = 2.0 * B * ni * no + B * ni; /* plus the product with sigma' */
         c.bytes = F4(B * no + ni * no + B * ni + B * ni);
     } else if (strcmp(k, "weight_grad") == 0 || strcmp(k, "weight_grad_narrow") == 0) {
-        c.flops = 2.0 * B * ni * no;
-        c.bytes = F4(B * ni + B * no + ni * no);
-    } else if (strcmp(k, "bias_grad") == 0) {
-        c.flops = B * no;
-        c.bytes = F4(B * no + no);
+        c.flops = 2.0 * B * ni * no + B * no; /* plus the bias gradient's column sums */
+        c.bytes = F4(B * ni + B * no + ni * no + no);
     } else if (strcmp(k, "output_delta_ce") == 0 || strcmp(k, "output_delta_mse") == 0 ||
                strcmp(k, "softmax_rows") == 0) {
         c.flops = 4.0 * B * no; /* a few operations per element; exp counted as one */
@@ -80,7 +77,6 @@ size_t clmlp_step_plan(const clmlp_net *net, const clmlp_hyper *hyper, size_t co
         put(out, cap, &n, "hidden_delta", l, count, net->sizes[l], net->sizes[l + 1]);
     for (int l = 0; l < L; l++) {
         put(out, cap, &n, "weight_grad", l, count, net->sizes[l], net->sizes[l + 1]);
-        put(out, cap, &n, "bias_grad", l, count, 0, net->sizes[l + 1]);
     }
     for (int l = 0; l < L; l++) {
         put(out, cap, &n, upd, l, 1, 0, net->sizes[l] * net->sizes[l + 1]);

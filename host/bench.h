@@ -14,7 +14,7 @@
 
 /* Shape of one launch, in the layer's terms:
  *   GEMMs (forward_layer, hidden_delta, weight_grad): rows = B, n_in, n_out of the layer;
- *   row-wise kernels (output deltas, softmax, bias_grad, gather): rows = B, n_out = the width;
+ *   row-wise kernels (output deltas, softmax, gather): rows = B, n_out = the width;
  *   transpose of W_l: rows = 1, n_in x n_out = W_l's shape;
  *   element-wise updates: n_out = the number of parameters, rows = 1.
  * layer is the weight layer (0-based), or -1 for a launch over the whole parameter array. */

@@ -1,7 +1,7 @@
 /* vec.cl - floatN, vloadN and vstoreN chosen by a width macro (1, 2, 4, 8, 16), so a kernel can
  * take its vector width from a -D tile option; width 1 is a plain scalar. Shared by the GEMM
- * kernels and bias_grad; prepended by the host after activations.cl, included by the kernel
- * files themselves when they are compiled stand-alone. Defines no kernel. */
+ * kernels; prepended by the host after activations.cl, included by the kernel files themselves
+ * when they are compiled stand-alone. Defines no kernel. */
 #ifndef CLMLP_VEC_HELPERS
 #define CLMLP_VEC_HELPERS
 /* floatN / vloadN / vstoreN by width, with width 1 as plain scalars. */

@@ -1,9 +1,15 @@
-/* weight_grad.cl - the weight gradient of one layer, summed over the batch.
+/* weight_grad.cl - the weight and bias gradients of one layer, summed over the batch.
  *   dW = A_prev^T D,   dW[j,k] = sum_b A_prev[b,j] D[b,k]
- * Shapes: A_prev B x n_in, D B x n_out, dW n_in x n_out (=). D already carries the 1/B of the
- * batch mean, so this is the gradient of the mean loss. The notes' update dw_jk = eta delta_k a_j
- * is "W -= eta dW" here (D = -delta). Each output is one fma chain over b in order:
- * deterministic, no atomics, whatever the work sizes.
+ *   db[k] = sum_b D[b,k]
+ * Shapes: A_prev B x n_in, D B x n_out, dW n_in x n_out (=), db n_out (=). D already carries the
+ * 1/B of the batch mean, so this is the gradient of the mean loss. The notes' update
+ * dw_jk = eta delta_k a_j is "W -= eta dW" here (D = -delta). Each dW output is one fma chain
+ * over b in order, each db output one chain of additions over b in order: deterministic, no
+ * atomics, whatever the work sizes.
+ *
+ * The bias gradient rides along (it was its own kernel, one launch per layer, ~5 us each on
+ * PoCL): every work-item adds up the rows of D it loads anyway (on the FP add ports, beside
+ * the FMAs), and those of the first row block (j0 = 0) store the sums.
  *
  * Each work-item computes a WG_TM x WG_TN block of dW: rows j0.. (inputs), columns k0..
  * (units). Global size (ceil(n_out/WG_TN), ceil(n_in/WG_TM)), rounded up to the local size;
@@ -36,7 +42,7 @@
  * in memory and runs 5x slower). */
 #define WG_STRIP(N)                                                                               \
     for (; k + N <= kend; k += N) {                                                               \
-        VEC(N) acc[WG_TM];                                                                        \
+        VEC(N) acc[WG_TM], colsum = (VEC(N))0.0f;                                                 \
         _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                         \
             acc[r] = (VEC(N))0.0f;                                                                \
         __global const float *d = D + k, *a = A_prev;                                             \
@@ -44,14 +50,18 @@
             VEC(N) dv = VLOAD(N, d);                                                              \
             _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                     \
                 acc[r] = fma((VEC(N))a[jr[r]], dv, acc[r]);                                       \
+            colsum += dv;                                                                         \
         }                                                                                         \
         _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                         \
             if (j0 + r < n_in)                                                                    \
                 VSTORE(N, acc[r], dW + (ulong)(j0 + r) * n_out + k);                              \
+        if (j0 == 0)                                                                              \
+            VSTORE(N, colsum, db + k);                                                            \
     }
 
 __kernel void weight_grad(__global const float *restrict A_prev, __global const float *restrict D,
-                          __global float *restrict dW, uint B, uint n_in, uint n_out)
+                          __global float *restrict dW, __global float *restrict db, uint B,
+                          uint n_in, uint n_out)
 {
     uint k0 = get_global_id(0) * WG_TN, j0 = get_global_id(1) * WG_TM;
     if (k0 >= n_out || j0 >= n_in)

@@ -1,7 +1,7 @@
 /* weight_grad_narrow.cl - weight_grad for a narrow layer (fewer units than a weight_grad tile
  * is wide, e.g. the 10-unit output layer): the same sums, vectorised along the inputs j.
- *   dW = A_prev^T D,   dW[j,k] = sum_b A_prev[b,j] D[b,k]
- * Shapes: A_prev B x n_in, D B x n_out, dW n_in x n_out (=), B >= 1.
+ *   dW = A_prev^T D,   dW[j,k] = sum_b A_prev[b,j] D[b,k];   db[k] = sum_b D[b,k]
+ * Shapes: A_prev B x n_in, D B x n_out, dW n_in x n_out (=), db n_out (=).
  *
  * Why: weight_grad runs its vectors along the units k. With n_out = 10 a float16 is 10/16 used
  * (or a float8 and a float2, two passes), so the product runs at ~60% of the FMA rate. Here a
@@ -9,8 +9,9 @@
  * contiguous along j) and every unit k, k taken in strips of 8, 4, 2, 1 accumulators per
  * vector; row b of D gives broadcast scalars. Every lane is used.
  *
- * Each dW[j,k] is the same fma chain over b in order as in weight_grad, so the two kernels give
- * bit-identical results (the kernel test checks that as well as the twin). The results are
+ * Each dW[j,k] is the same fma chain over b in order as in weight_grad, and each db[k] the same
+ * chain of additions, so the two kernels give bit-identical results (the kernel test checks
+ * that as well as the twin). The first work-item (j0 = 0) adds up the columns of D for db. The results are
  * stored transposed from registers (one scalar per output: n_in * n_out of them, against
  * B * n_in * n_out FMAs). Global size ceil(n_in / WGN_TJ); work-items past the edge return.
  * The last work-item of a row that is not a multiple of WGN_TJ long loads lane by lane (never
@@ -40,6 +41,8 @@
 #define WGN_STRIP(KB)                                                                             \
     for (; k + KB <= n_out; k += KB) {                                                            \
         float16 acc[KB][WGN_JV], av[WGN_JV];                                                      \
+        float colsum[KB];                                                                         \
+        _Pragma("unroll") for (int c = 0; c < KB; c++) colsum[c] = 0.0f;                          \
         _Pragma("unroll") for (int c = 0; c < KB; c++)                                            \
             _Pragma("unroll") for (int v = 0; v < WGN_JV; v++)                                    \
                 acc[c][v] = (float16)0.0f;                                                        \
@@ -49,7 +52,11 @@
             _Pragma("unroll") for (int c = 0; c < KB; c++)                                        \
                 _Pragma("unroll") for (int v = 0; v < WGN_JV; v++)                                \
                     acc[c][v] = fma((float16)d[c], av[v], acc[c][v]);                             \
+            if (j0 == 0)                                                                          \
+                _Pragma("unroll") for (int c = 0; c < KB; c++) colsum[c] += d[c];                 \
         }                                                                                         \
+        if (j0 == 0)                                                                              \
+            _Pragma("unroll") for (int c = 0; c < KB; c++) db[k + c] = colsum[c];                 \
         _Pragma("unroll") for (int c = 0; c < KB; c++)                                            \
             _Pragma("unroll") for (int v = 0; v < WGN_JV; v++) {                                  \
                 float t[16];                                                                      \
@@ -62,7 +69,7 @@
 
 __kernel void weight_grad_narrow(__global const float *restrict A_prev,
                                  __global const float *restrict D, __global float *restrict dW,
-                                 uint B, uint n_in, uint n_out)
+                                 __global float *restrict db, uint B, uint n_in, uint n_out)
 {
     uint j0 = get_global_id(0) * WGN_TJ;
     if (j0 >= n_in)

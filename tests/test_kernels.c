@@ -153,6 +153,12 @@ START_TEST(transpose_and_hidden_delta_t_match_twins)
 }
 END_TEST
 
+/* weight_grad: dW and db (both outputs NaN-poisoned, so an element not written fails) within
+ * the dot-product bound of the twin (a db sum is a dot product with ones). Then
+ * weight_grad_narrow (vectors along the inputs, 32 per work-item): within the same bounds of its
+ * twin, and bit-identical to weight_grad in both outputs, whose fma and addition chains it
+ * repeats. It runs on every shape, wide ones too, so its edges (n_in not a multiple of 32) are
+ * covered. */
 START_TEST(weight_and_bias_grad_match_twins)
 {
     size_t B = shapes[_i][0], n_in = shapes[_i][1], n_out = shapes[_i][2];
@@ -162,45 +168,42 @@ START_TEST(weight_and_bias_grad_match_twins)
     clmlp_rng_seed(&rng, 3000 + (uint64_t)_i);
     float *A = tu_random(&rng, B * n_in, -1, 1), *D = tu_random(&rng, B * n_out, -1, 1);
     float *absA = tu_abs(A, B * n_in), *absD = tu_abs(D, B * n_out);
-    float *want = malloc(n_in * n_out * 4), *got = malloc(n_in * n_out * 4);
-    float *sum = malloc(n_in * n_out * 4);
+    size_t nw = n_in * n_out;
+    float *want = malloc(nw * 4), *got = malloc(nw * 4), *sum = malloc(nw * 4);
+    float *want_b = malloc(n_out * 4), *got_b = malloc(n_out * 4), *sum_b = malloc(n_out * 4);
     cl_mem dA = tu_cl_in(&t, A, B * n_in), dD = tu_cl_in(&t, D, B * n_out);
-    cl_mem dW = tu_cl_out(&t, n_in * n_out), db = tu_cl_out(&t, n_out);
+    cl_mem dW = tu_cl_out(&t, nw), db = tu_cl_out(&t, n_out);
     TU_RUN(&t, "weight_grad", div_up(n_out, clmlp_default_tiles.wg_tn),
            div_up(n_in, clmlp_default_tiles.wg_tm), 8, 8, TU_MEM(dA), TU_MEM(dD), TU_MEM(dW),
-           TU_U32(B), TU_U32(n_in), TU_U32(n_out));
-    tu_cl_read(&t, dW, got, n_in * n_out);
-    ref_weight_grad(A, D, want, B, n_in, n_out);
-    ref_weight_grad(absA, absD, sum, B, n_in, n_out);
-    float *bound = gemm_bound(sum, want, n_in * n_out, B);
-    ck_assert_msg(tu_close("weight_grad", got, want, n_in * n_out, bound, 0, 0),
+           TU_MEM(db), TU_U32(B), TU_U32(n_in), TU_U32(n_out));
+    tu_cl_read(&t, dW, got, nw);
+    tu_cl_read(&t, db, got_b, n_out);
+    ref_weight_grad(A, D, want, want_b, B, n_in, n_out);
+    ref_weight_grad(absA, absD, sum, sum_b, B, n_in, n_out);
+    float *bound = gemm_bound(sum, want, nw, B), *bound_b = gemm_bound(sum_b, want_b, n_out, B);
+    ck_assert_msg(tu_close("weight_grad", got, want, nw, bound, 0, 0),
                   "weight_grad B=%zu n_in=%zu n_out=%zu", B, n_in, n_out);
-    /* The narrow-layer variant (vectors along the inputs, 32 per work-item): within the same
-     * bound of its twin, and bit-identical to weight_grad, whose fma chains it repeats. Run on
-     * every shape, wide ones too, so its edges (n_in not a multiple of 32) are covered. */
-    float *narrow = malloc(n_in * n_out * 4);
-    cl_mem dWn = tu_cl_out(&t, n_in * n_out);
+    ck_assert_msg(tu_close("weight_grad db", got_b, want_b, n_out, bound_b, 0, 0),
+                  "weight_grad db B=%zu n_in=%zu n_out=%zu", B, n_in, n_out);
+
+    float *narrow = malloc(nw * 4), *narrow_b = malloc(n_out * 4);
+    cl_mem dWn = tu_cl_out(&t, nw), dbn = tu_cl_out(&t, n_out);
     TU_RUN(&t, "weight_grad_narrow", div_up(n_in, 32), 0, 4, 0, TU_MEM(dA), TU_MEM(dD),
-           TU_MEM(dWn), TU_U32(B), TU_U32(n_in), TU_U32(n_out));
-    tu_cl_read(&t, dWn, narrow, n_in * n_out);
-    ref_weight_grad_narrow(A, D, want, B, n_in, n_out);
-    ck_assert_msg(tu_close("weight_grad_narrow", narrow, want, n_in * n_out, bound, 0, 0),
+           TU_MEM(dWn), TU_MEM(dbn), TU_U32(B), TU_U32(n_in), TU_U32(n_out));
+    tu_cl_read(&t, dWn, narrow, nw);
+    tu_cl_read(&t, dbn, narrow_b, n_out);
+    ref_weight_grad_narrow(A, D, want, want_b, B, n_in, n_out);
+    ck_assert_msg(tu_close("weight_grad_narrow", narrow, want, nw, bound, 0, 0),
                   "weight_grad_narrow B=%zu n_in=%zu n_out=%zu", B, n_in, n_out);
-    ck_assert_msg(memcmp(narrow, got, n_in * n_out * 4) == 0,
+    ck_assert_msg(tu_close("weight_grad_narrow db", narrow_b, want_b, n_out, bound_b, 0, 0),
+                  "weight_grad_narrow db B=%zu n_in=%zu n_out=%zu", B, n_in, n_out);
+    ck_assert_msg(memcmp(narrow, got, nw * 4) == 0 && memcmp(narrow_b, got_b, n_out * 4) == 0,
                   "weight_grad_narrow differs from weight_grad B=%zu n_in=%zu n_out=%zu", B, n_in,
                   n_out);
-    free(narrow);
-    free(bound);
-    TU_RUN(&t, "bias_grad", n_out, 0, 64, 0, TU_MEM(dD), TU_MEM(db), TU_U32(B), TU_U32(n_out));
-    tu_cl_read(&t, db, got, n_out);
-    ref_bias_grad(D, want, B, n_out);
-    ref_bias_grad(absD, sum, B, n_out);
-    bound = gemm_bound(sum, want, n_out, B);
-    ck_assert_msg(tu_close("bias_grad", got, want, n_out, bound, 0, 0), "bias_grad B=%zu n=%zu",
-                  B, n_out);
-    free(bound);
     clReleaseMemObject(dA), clReleaseMemObject(dD), clReleaseMemObject(dW), clReleaseMemObject(db);
-    free(A), free(D), free(absA), free(absD), free(want), free(got), free(sum);
+    clReleaseMemObject(dWn), clReleaseMemObject(dbn);
+    free(A), free(D), free(absA), free(absD), free(want), free(got), free(sum), free(want_b);
+    free(got_b), free(sum_b), free(bound), free(bound_b), free(narrow), free(narrow_b);
     tu_cl_close(&t);
 }
 END_TEST

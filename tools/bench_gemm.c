@@ -115,7 +115,7 @@ int main(int argc, char **argv)
         int tr = strcmp(kname, "hidden_delta_t") == 0;
         cl_mem mX = buf(ctx, X, B * ni), mW = buf(ctx, tr ? WT : W, ni * no), mD = buf(ctx, D, B * no);
         free(WT);
-        cl_mem mb = buf(ctx, b, no), mO = buf(ctx, NULL, out_n);
+        cl_mem mb = buf(ctx, b, no), mO = buf(ctx, NULL, out_n), mdb = buf(ctx, NULL, no);
         cl_uint uB = (cl_uint)B, uni = (cl_uint)ni, uno = (cl_uint)no;
         cl_int act = getenv("BENCH_ACT") ? atoi(getenv("BENCH_ACT")) : CLMLP_ACT_IDENTITY;
         size_t gx, gy;
@@ -146,13 +146,16 @@ int main(int argc, char **argv)
             CHECK(clSetKernelArg(k, 0, sizeof mX, &mX));
             CHECK(clSetKernelArg(k, 1, sizeof mD, &mD));
             CHECK(clSetKernelArg(k, 2, sizeof mO, &mO));
+            CHECK(clSetKernelArg(k, 3, sizeof mdb, &mdb)); /* the bias gradient, not checked */
             gx = (no + tn - 1) / tn, gy = (ni + tm - 1) / tm;
             if (strcmp(kname, "weight_grad_narrow") == 0) /* TM = inputs per work-item, 1-D */
                 gx = (ni + tm - 1) / tm, gy = 1;
-            ref_weight_grad(X, D, want, B, ni, no);
-            ref_weight_grad(aX, aD, scale, B, ni, no);
+            float *db = malloc(no * 4);
+            ref_weight_grad(X, D, want, db, B, ni, no);
+            ref_weight_grad(aX, aD, scale, db, B, ni, no);
+            free(db);
         }
-        cl_uint base = fwd ? 4 : hid ? 4 : 3;
+        cl_uint base = 4;
         CHECK(clSetKernelArg(k, base, sizeof uB, &uB));
         CHECK(clSetKernelArg(k, base + 1, sizeof uni, &uni));
         CHECK(clSetKernelArg(k, base + 2, sizeof uno, &uno));
@@ -183,7 +186,7 @@ int main(int argc, char **argv)
                kname, B, ni, no, med / 1e3, t[0] / 1e3, 2.0 * B * ni * no / med, worst,
                worst > 1 ? "  FAIL" : "");
         clReleaseMemObject(mX), clReleaseMemObject(mW), clReleaseMemObject(mD);
-        clReleaseMemObject(mb), clReleaseMemObject(mO);
+        clReleaseMemObject(mb), clReleaseMemObject(mO), clReleaseMemObject(mdb);
         free(X), free(W), free(D), free(b), free(want), free(got), free(scale), free(aX), free(aW);
         free(aD), free(t);
     }

@@ -10,8 +10,8 @@
 #include "engine.h"
 
 enum kernel_id {
-    K_GATHER, K_FORWARD, K_DELTA_MSE, K_DELTA_CE, K_SOFTMAX, K_HIDDEN, K_WGRAD, K_BGRAD,
-    K_SGD, K_MOMENTUM, K_ADAM, K_LAYER_STATS, K_TRANSPOSE, K_HIDDEN_T, K_WGRAD_NARROW, K_COUNT
+    K_GATHER, K_FORWARD, K_DELTA_MSE, K_DELTA_CE, K_SOFTMAX, K_HIDDEN, K_WGRAD, K_SGD,
+    K_MOMENTUM, K_ADAM, K_LAYER_STATS, K_TRANSPOSE, K_HIDDEN_T, K_WGRAD_NARROW, K_COUNT
 };
 
 /* One descriptor per kernel: its name, its range rank and the local sizes we ask for on
@@ -34,7 +34,6 @@ static const struct kernel_desc {
     [K_SOFTMAX] = {"softmax_rows", 1, {64, 1}, {64, 1}},
     [K_HIDDEN] = {"hidden_delta", 2, {16, 1}, {16, 16}},
     [K_WGRAD] = {"weight_grad", 2, {16, 1}, {16, 16}},
-    [K_BGRAD] = {"bias_grad", 1, {64, 1}, {64, 1}},
     [K_SGD] = {"sgd_update", 1, {256, 1}, {256, 1}},
     [K_MOMENTUM] = {"momentum_update", 1, {256, 1}, {256, 1}},
     [K_ADAM] = {"adam_update", 1, {256, 1}, {256, 1}},
@@ -467,12 +466,10 @@ static clmlp_status backward_all(clmlp_engine *e, size_t first, size_t count)
         AT(l, count, n_in, n);
         if (use_weight_grad_narrow(s, n))
             RUN(K_WGRAD_NARROW, div_up(n_in, WGRAD_NARROW_J), 1, MEM(in), MEM(s->D[l]),
-                MEM(s->gW[l]), U32(count), U32(n_in), U32(n));
+                MEM(s->gW[l]), MEM(s->gb[l]), U32(count), U32(n_in), U32(n));
         else
             RUN(K_WGRAD, div_up(n, s->t.wg_tn), div_up(n_in, s->t.wg_tm), MEM(in), MEM(s->D[l]),
-                MEM(s->gW[l]), U32(count), U32(n_in), U32(n));
-        AT(l, count, 0, n);
-        RUN(K_BGRAD, div_up(n, s->t.bg_tn), 1, MEM(s->D[l]), MEM(s->gb[l]), U32(count), U32(n));
+                MEM(s->gW[l]), MEM(s->gb[l]), U32(count), U32(n_in), U32(n));
     }
     return CLMLP_OK;
 }

@@ -227,15 +227,20 @@ clmlp_status clmlp_cl_launch(cl_command_queue q, cl_kernel k, cl_uint dims,
  * four row blocks, so two cores get enough work-groups. hidden_delta_t has forward_layer's
  * inner loop and gets its block. hidden_delta (used below 32 rows) sums along its contiguous
  * k with 4 x 4 accumulators of float8 (16 registers, 8 loads per 16 FMAs); float16 sums were
- * no faster for n_out = 128 and slower for n_out = 10. bias_grad sums 16 columns per
- * work-item as one float16. */
-const clmlp_tiles clmlp_default_tiles = {8, 16, 4, 4, 8, 16, 8, 16, 8, 16};
+ * no faster for n_out = 128 and slower for n_out = 10. */
+const clmlp_tiles clmlp_default_tiles = {
+    .fwd_tm = 8, .fwd_tn = 16, .hd_tm = 4, .hd_tn = 4, .wg_tm = 8, .wg_tn = 16, .hd_v = 8,
+    .ht_tm = 8, .ht_tn = 16,
+};
 
 /* GPU-like devices: many threads each with few registers, and neighbouring work-items should
  * read neighbouring addresses: 4 x 4 blocks with float4 loads along the row keep a warp's
  * loads contiguous, and 16 accumulators per thread leave room for occupancy. hidden_delta's
- * float4 partial sums keep its row reads 16 bytes wide; bias_grad keeps one column per thread. */
-static const clmlp_tiles gpu_tiles = {4, 4, 2, 2, 4, 4, 4, 1, 4, 4};
+ * float4 partial sums keep its row reads 16 bytes wide. */
+static const clmlp_tiles gpu_tiles = {
+    .fwd_tm = 4, .fwd_tn = 4, .hd_tm = 2, .hd_tn = 2, .wg_tm = 4, .wg_tn = 4, .hd_v = 4,
+    .ht_tm = 4, .ht_tn = 4,
+};
 
 clmlp_tiles clmlp_tiles_for_device(cl_device_type type)
 {
@@ -248,7 +253,7 @@ void clmlp_cl_build_options(const clmlp_tiles *t, char *buf, size_t len)
 {
     snprintf(buf, len,
              "-cl-std=CL1.2 -DFWD_TM=%u -DFWD_TN=%u -DHD_TM=%u -DHD_TN=%u -DHD_V=%u -DWG_TM=%u "
-             "-DWG_TN=%u -DBG_TN=%u -DHT_TM=%u -DHT_TN=%u",
-             t->fwd_tm, t->fwd_tn, t->hd_tm, t->hd_tn, t->hd_v, t->wg_tm, t->wg_tn, t->bg_tn,
-             t->ht_tm, t->ht_tn);
+             "-DWG_TN=%u -DHT_TM=%u -DHT_TN=%u",
+             t->fwd_tm, t->fwd_tn, t->hd_tm, t->hd_tn, t->hd_v, t->wg_tm, t->wg_tn, t->ht_tm,
+             t->ht_tn);
 }

@@ -98,7 +98,6 @@ clmlp_status clmlp_cl_launch(cl_command_queue q, cl_kernel k, cl_uint dims,
  * vector width hidden_delta sums along (1, 2, 4, 8 or 16). */
 typedef struct clmlp_tiles {
     unsigned fwd_tm, fwd_tn, hd_tm, hd_tn, wg_tm, wg_tn, hd_v;
-    unsigned bg_tn;        /* columns per work-item of bias_grad (1, 2, 4, 8 or 16) */
     unsigned ht_tm, ht_tn; /* hidden_delta_t, like forward_layer's */
 } clmlp_tiles;
 /* The CPU-like defaults (what PoCL wants); the kernel tests build with these. */

@@ -448,9 +448,7 @@ static void run_twin(const clmlp_launch *l, const clmlp_net *net, float *const *
         ref_hidden_delta(buf[0], buf[1], buf[2], buf[3], B, ni, no,
                          net->act[layer > 0 ? layer - 1 : 0]);
     else if (strcmp(k, "weight_grad") == 0)
-        ref_weight_grad(buf[0], buf[1], buf[3], B, ni, no);
-    else if (strcmp(k, "bias_grad") == 0)
-        ref_bias_grad(buf[0], buf[3], B, no);
+        ref_weight_grad(buf[0], buf[1], buf[3], buf[2], B, ni, no);
     else if (strcmp(k, "sgd_update") == 0)
         ref_sgd_update(buf[3], buf[0], no, 1e-9f, 0.0f);
     else if (strcmp(k, "momentum_update") == 0)

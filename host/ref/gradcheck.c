@@ -62,11 +62,9 @@ static double backprop(const clmlp_net *net, const double *p, dbufs *b, const in
         refd_hidden_delta(b->D[l], p + net->w_off[l], b->A[l - 1], b->D[l - 1], B, net->sizes[l],
                           net->sizes[l + 1], net->act[l - 1]);
     memset(grad, 0, net->n_params_padded * sizeof *grad);
-    for (int l = 0; l < net->n_layers; l++) {
-        refd_weight_grad(l ? b->A[l - 1] : b->X, b->D[l], grad + net->w_off[l], B, net->sizes[l],
-                         net->sizes[l + 1]);
-        refd_bias_grad(b->D[l], grad + net->b_off[l], B, net->sizes[l + 1]);
-    }
+    for (int l = 0; l < net->n_layers; l++)
+        refd_weight_grad(l ? b->A[l - 1] : b->X, b->D[l], grad + net->w_off[l],
+                         grad + net->b_off[l], B, net->sizes[l], net->sizes[l + 1]);
     return loss;
 }
 

@@ -103,11 +103,9 @@ static void backward_all(clmlp_engine *e, size_t first, size_t count)
     for (int l = L - 1; l >= 1; l--)
         ref_hidden_delta(s->D[l], clmlp_net_cW(net, l), s->A[l - 1], s->D[l - 1], count,
                          net->sizes[l], net->sizes[l + 1], net->act[l - 1]);
-    for (int l = 0; l < L; l++) {
-        ref_weight_grad(l ? s->A[l - 1] : s->X, s->D[l], s->grad + net->w_off[l], count,
-                        net->sizes[l], net->sizes[l + 1]);
-        ref_bias_grad(s->D[l], s->grad + net->b_off[l], count, net->sizes[l + 1]);
-    }
+    for (int l = 0; l < L; l++)
+        ref_weight_grad(l ? s->A[l - 1] : s->X, s->D[l], s->grad + net->w_off[l],
+                        s->grad + net->b_off[l], count, net->sizes[l], net->sizes[l + 1]);
 }
 
 /* Applies the optimizer to one tensor at offset off of n floats. */

@@ -33,11 +33,10 @@ void REF(hidden_delta)(const REAL *D, const REAL *W, const REAL *A_prev, REAL *D
 void REF(transpose)(const REAL *src, REAL *dst, size_t rows, size_t cols); \
 void REF(hidden_delta_t)(const REAL *D, const REAL *WT, const REAL *A_prev, REAL *D_prev, \
                         size_t B, size_t n_in, size_t n_out, int act_prev); \
-void REF(weight_grad)(const REAL *A_prev, const REAL *D, REAL *dW, size_t B, size_t n_in, \
-                     size_t n_out); \
-void REF(weight_grad_narrow)(const REAL *A_prev, const REAL *D, REAL *dW, size_t B, \
+void REF(weight_grad)(const REAL *A_prev, const REAL *D, REAL *dW, REAL *db, size_t B, \
+                     size_t n_in, size_t n_out); \
+void REF(weight_grad_narrow)(const REAL *A_prev, const REAL *D, REAL *dW, REAL *db, size_t B, \
                             size_t n_in, size_t n_out); \
-void REF(bias_grad)(const REAL *D, REAL *db, size_t B, size_t n); \
 void REF(sgd_update)(REAL *p, const REAL *g, size_t n, REAL lr, REAL l2); \
 void REF(momentum_update)(REAL *p, REAL *v, const REAL *g, size_t n, REAL lr, REAL mu, REAL l2); \
 void REF(adam_update)(REAL *p, REAL *m, REAL *v, const REAL *g, size_t n, REAL lr_t, \
