@@ -57,6 +57,13 @@ static int check_shape(int n_layers, const size_t *sizes, const clmlp_act *act, 
         snprintf(err, errlen, "cross-entropy loss needs a softmax output layer");
         return 0;
     }
+    if (loss == CLMLP_LOSS_CE && sizes[n_layers] < 2) {
+        /* softmax over one unit is 1 whatever its input: zero gradient, nothing learned */
+        snprintf(err, errlen, "cross-entropy needs at least 2 output units (a softmax over one "
+                              "unit is always 1, so nothing would be learned); for one output "
+                              "use --loss mse");
+        return 0;
+    }
     return 1;
 }
 

@@ -41,7 +41,37 @@ python3 "$TMP/check.py" "$TMP/z.csv" none || { echo "FAIL: --alone-reps 0" >&2; 
 "$CLMLP" bench "${small[@]}" --device cpu --no-kernels >"$TMP/cpu" ||
     { echo "FAIL: bench on the CPU reference" >&2; exit 1; }
 grep -qi "samples/s" "$TMP/cpu" || { echo "FAIL: no samples/s on the CPU reference" >&2; exit 1; }
-rc=0
-"$CLMLP" bench --batch 0 >/dev/null 2>"$TMP/err" || rc=$?
-[[ $rc -eq 2 ]] || { echo "FAIL: --batch 0 gave exit $rc: $(cat "$TMP/err")" >&2; exit 1; }
+# A per-layer --act list holds commas: the CSV still has one field per header column, and
+# the JSON records the settings.
+"$CLMLP" bench "${small[@]}" --layers 37,17,9,3 --act tanh,relu --no-step --alone-reps 2 \
+    --csv "$TMP/l.csv" --json "$TMP/l.json" >/dev/null
+python3 - "$TMP/l.csv" "$TMP/l.json" <<'PY' || { echo "FAIL: CSV/JSON with --act tanh,relu" >&2; exit 1; }
+import csv, json, sys
+rows = list(csv.reader(open(sys.argv[1])))
+assert len({len(r) for r in rows}) == 1, "rows of different lengths"
+d = list(csv.DictReader(open(sys.argv[1])))
+assert all(r["act"] == "tanh,relu" and r["loss"] == "ce" and r["out_act"] == "softmax" for r in d)
+j = json.load(open(sys.argv[2]))
+assert j["act"] == "tanh,relu" and j["settings"]["seed"] == 1 and j["settings"]["alone_reps"] == 2
+PY
+# Usage errors (exit 2) and outputs that cannot be written (exit 1, before any measuring, with
+# the reason): each must fail fast and say why.
+expect() { # expected-exit message-fragment args...
+    local want=$1 frag=$2 rc=0
+    shift 2
+    timeout 20 "$CLMLP" bench "$@" >/dev/null 2>"$TMP/err" || rc=$?
+    [[ $rc -eq $want ]] || { echo "FAIL: bench $* gave exit $rc, not $want: $(cat "$TMP/err")" >&2; exit 1; }
+    grep -q -- "$frag" "$TMP/err" || { echo "FAIL: bench $*: no '$frag' in: $(cat "$TMP/err")" >&2; exit 1; }
+}
+expect 2 "batch" --batch 0
+expect 2 "empty entry" --batch 32,,64
+expect 2 "nothing to measure" --no-kernels --no-step
+expect 2 "smaller than the batch" --samples 10 --batch 13
+expect 2 "same file" --csv "$TMP/same" --json "$TMP/same"
+expect 1 "cannot create files" --csv "$TMP/missing/dir/x.csv"
+expect 1 "not a regular file" --json /dev/full
+expect 1 "at least 2 output units" --layers 33,17,1 --batch 3
+echo keep >"$TMP/keep.csv"
+expect 1 "cannot create files" --csv "$TMP/keep.csv" --json "$TMP/missing/x.json"
+[[ $(cat "$TMP/keep.csv") == keep ]] || { echo "FAIL: a failed run touched an existing --csv" >&2; exit 1; }
 echo "bench checks passed"

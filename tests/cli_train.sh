@@ -55,7 +55,7 @@ for dev in cpu default; do
     m="$TMP/blobs_$dev.clmlp"
     "$CLMLP" train "${BLOBS[@]}" "${devopt[@]}" --save "$m" --log "$TMP/log_$dev.csv" \
         >"$TMP/train_$dev.out"
-    best=$(sed -n 's/.*best test accuracy \([0-9.]*\).*/\1/p' "$TMP/train_$dev.out")
+    best=$(sed -n 's/.*, test accuracy \([0-9.]*\).*/\1/p' "$TMP/train_$dev.out")
     awk -v a="$best" 'BEGIN { exit !(a >= 0.95) }' && pass "train ($dev) test accuracy $best" ||
         fail "train ($dev) test accuracy '$best' < 0.95"
     [[ $(grep -c '^epoch ' "$TMP/train_$dev.out") -eq 15 ]] && pass "one line per epoch ($dev)" ||

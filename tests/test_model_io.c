@@ -752,6 +752,9 @@ START_TEST(test_crafted_bad_shape)
     c.act[1] = CLMLP_ACT_SIGMOID; /* cross-entropy without softmax: clmlp_net_create refuses */
     expect_craft_fails(&c, "invalid network");
     c = craft_default();
+    c.sizes[2] = 1; /* softmax over one unit: constant output, zero gradient */
+    expect_craft_fails(&c, "at least 2 output units");
+    c = craft_default();
     c.nets_extra = 3;
     expect_craft_fails(&c, "3 unexpected bytes");
 }

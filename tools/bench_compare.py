@@ -36,11 +36,48 @@ def run_clmlp(cmd, layers, act, loss, batches, extra):
     argv = shlex.split(cmd) + ["--layers", layers, "--act", act, "--loss", loss,
                                "--batch", ",".join(map(str, batches)), "--csv", path] + extra
     print("$ " + " ".join(shlex.quote(a) for a in argv), flush=True)
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    os.unlink(path)
+    try:
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        sys.exit(f"bench_compare: cannot run {argv[0]!r}: no such program (see --clmlp)")
+    except subprocess.CalledProcessError as e:
+        sys.exit(f"bench_compare: clmlp bench failed (exit {e.returncode}); its message is above")
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
     return rows
+
+
+def run_info(a, have_torch):
+    """What a reader needs to judge the figures: when, how loaded, which versions, which options."""
+    info = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "reps": a.reps, "min_time_s": a.min_time,
+            "clmlp_command": a.clmlp, "clmlp_args": a.clmlp_args, "device": a.device}
+    try:
+        info["load_average"] = list(os.getloadavg())
+    except OSError:
+        pass
+    if have_torch:
+        import torch
+        info["torch"] = torch.__version__
+    try:
+        import numpy
+        info["numpy"] = numpy.__version__
+    except Exception:
+        pass
+    return info
+
+
+def no_nan(x):
+    """JSON has no NaN: missing figures become null."""
+    if isinstance(x, float) and x != x:
+        return None
+    if isinstance(x, dict):
+        return {k: no_nan(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [no_nan(v) for v in x]
+    return x
 
 
 # ---------------------------------------------------------------- PyTorch
@@ -191,7 +228,24 @@ def main():
     ap.add_argument("--json", help="write all results here")
     ap.add_argument("--md", help="write the side-by-side tables here as Markdown")
     a = ap.parse_args()
-    batches = [int(b) for b in a.batch.split(",")]
+    try:
+        batches = [int(b) for b in a.batch.split(",")]
+        configs = [tuple(c.split(":")) for c in a.configs.split(",")]
+    except ValueError:
+        ap.error("--batch takes a list of integers")
+    for c in configs:
+        if len(c) != 2 or c[0] not in ("tanh", "sigmoid", "relu") or c[1] not in ("ce", "mse"):
+            ap.error(f"--configs: {':'.join(c)!r} is not ACT:LOSS (ACT tanh, sigmoid or relu; "
+                     "LOSS ce or mse)")
+    if a.reps < 3:
+        ap.error("--reps must be at least 3: a median of fewer runs is one outlier away from "
+                 "any value")
+    own = {"--layers", "--act", "--loss", "--batch", "--csv", "--device", "--step-reps",
+           "--min-time", "--out-act"}
+    clash = [x.split("=")[0] for x in shlex.split(a.clmlp_args) if x.split("=")[0] in own]
+    if clash:
+        ap.error(f"--clmlp-args may not set {', '.join(clash)}: this script sets it, and PyTorch "
+                 "and OpenBLAS must run the same configuration")
     extra = shlex.split(a.clmlp_args) + ["--step-reps", str(a.reps), "--min-time", str(a.min_time)]
     if a.device:
         extra += ["--device", a.device]
@@ -203,10 +257,9 @@ def main():
     if not have_np:
         print("numpy is not importable (`pip install numpy`); the OpenBLAS columns are left empty.",
               file=sys.stderr)
-    results = {"layers": a.layers, "configs": []}
+    results = {"layers": a.layers, "run": run_info(a, have_torch), "configs": []}
     md = []
-    for cfg in a.configs.split(","):
-        act, loss = cfg.split(":")
+    for act, loss in configs:
         rows = run_clmlp(a.clmlp, a.layers, act, loss, batches, extra)
         steps = {int(r["batch"]): r for r in rows if r["kind"] == "step"}
         gemm_rows = [r for r in rows if r["kind"] == "kernel" and r["kernel"] in GEMMS]
@@ -252,8 +305,8 @@ def main():
                   "against OpenBLAS with 2 threads, and against the faster of its 1- and 2-thread "
                   "medians.", "",
                   "| kernel | layer | B x n_in x n_out | clmlp in step us | clmlp alone us | "
-                  "clmlp alone GFLOP/s | OpenBLAS 1t us | OpenBLAS 2t us | / OpenBLAS 2t | "
-                  "/ OpenBLAS best |",
+                  "clmlp alone GFLOP/s | OpenBLAS 1t us | OpenBLAS 2t us | OpenBLAS 2t time / "
+                  "clmlp time | OpenBLAS best time / clmlp time |",
                   "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
         nan = float("nan")
         for i, r in enumerate(gemm_rows):
@@ -275,6 +328,7 @@ def main():
                                      "openblas_2t_us": t2 if blas else None})
         if blas:
             lines += ["", f"numpy BLAS: {blas[1].get('blas') or 'unknown'}"]
+            results["run"]["blas"] = blas[1].get("blas") or "unknown"
         text = "\n".join(lines) + "\n"
         print("\n" + text, flush=True)
         md.append(text)
@@ -284,7 +338,7 @@ def main():
             f.write("\n".join(md))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(results, f, indent=1)
+            json.dump(no_nan(results), f, indent=1, allow_nan=False)
 
 
 if __name__ == "__main__":

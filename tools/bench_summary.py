@@ -18,12 +18,21 @@ import sys
 
 def med(values):
     values = [v for v in values if v is not None]
-    return statistics.median(values) if values else float("nan")
+    return statistics.median(values) if values else None
 
 
 def span(values):
     values = [v for v in values if v is not None]
-    return (min(values), max(values)) if values else (float("nan"), float("nan"))
+    return (min(values), max(values)) if values else (None, None)
+
+
+def fmt(x, spec):
+    """x formatted, or n/a when the figure is missing (PyTorch or numpy absent in a run)."""
+    return "n/a" if x is None else format(x, spec)
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
 
 
 def steps_table(act, loss, runs):
@@ -40,9 +49,10 @@ def steps_table(act, loss, runs):
         t = [r["torch_samples_s"] for r in rows]
         per_run = [x / y for x, y in zip(c, t) if x and y]
         lo, hi = span(per_run)
-        out.append(f"| {b} | {med(c):.0f} ({min(c):.0f}-{max(c):.0f}) | "
-                   f"{med(t):.0f} ({span(t)[0]:.0f}-{span(t)[1]:.0f}) | "
-                   f"**{med(c) / med(t):.2f}** | {lo:.2f}-{hi:.2f} |")
+        out.append(f"| {b} | {fmt(med(c), '.0f')} ({fmt(span(c)[0], '.0f')}-"
+                   f"{fmt(span(c)[1], '.0f')}) | {fmt(med(t), '.0f')} ({fmt(span(t)[0], '.0f')}-"
+                   f"{fmt(span(t)[1], '.0f')}) | **{fmt(ratio(med(c), med(t)), '.2f')}** | "
+                   f"{fmt(lo, '.2f')}-{fmt(hi, '.2f')} |")
     return out
 
 
@@ -54,27 +64,49 @@ def gemm_table(act, loss, runs):
             by_shape.setdefault(key, []).append(g)
     out = [f"#### {act} + {loss.upper()}: each matrix product alone, microseconds", "",
            "| B x n_in x n_out | kernel | clmlp alone | OpenBLAS 1t | OpenBLAS 2t | "
-           "OpenBLAS 2t / clmlp | lowest run | OpenBLAS best / clmlp | lowest run |",
+           "OpenBLAS 2t time / clmlp time | lowest run | OpenBLAS best time / clmlp time | "
+           "lowest run |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for (B, kernel, layer), rows in sorted(by_shape.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1])):
         g0 = rows[0]
-        c = [r["clmlp_alone_us"] or r["clmlp_step_us"] for r in rows]
+        c = [r.get("clmlp_alone_us") or r.get("clmlp_step_us") for r in rows]
         t1 = [r["openblas_1t_us"] for r in rows]
         t2 = [r["openblas_2t_us"] for r in rows]
         best = [min(a, b) for a, b in zip(t1, t2) if a and b]
-        r2 = [b / a for a, b in zip(c, t2) if b]
-        rb = [min(x, y) / a for a, x, y in zip(c, t1, t2) if x and y]
-        out.append(f"| {B}x{g0['n_in']}x{g0['n_out']} | {kernel} L{layer} | {med(c):.1f} | "
-                   f"{med(t1):.1f} | {med(t2):.1f} | **{med(t2) / med(c):.2f}** | "
-                   f"{span(r2)[0]:.2f} | **{med(best) / med(c):.2f}** | {span(rb)[0]:.2f} |")
+        r2 = [b / a for a, b in zip(c, t2) if a and b]
+        rb = [min(x, y) / a for a, x, y in zip(c, t1, t2) if a and x and y]
+        out.append(f"| {B}x{g0['n_in']}x{g0['n_out']} | {kernel} L{layer} | {fmt(med(c), '.1f')} | "
+                   f"{fmt(med(t1), '.1f')} | {fmt(med(t2), '.1f')} | "
+                   f"**{fmt(ratio(med(t2), med(c)), '.2f')}** | {fmt(span(r2)[0], '.2f')} | "
+                   f"**{fmt(ratio(med(best), med(c)), '.2f')}** | {fmt(span(rb)[0], '.2f')} |")
     return out
 
 
+def load(path):
+    """One bench_compare.py --json file, or exit with the reason."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except OSError as e:
+        sys.exit(f"bench_summary: cannot read {path}: {e.strerror}")
+    except ValueError as e:
+        sys.exit(f"bench_summary: {path} is not JSON: {e}")
+    if not isinstance(doc, dict) or "configs" not in doc or "layers" not in doc:
+        sys.exit(f"bench_summary: {path} is not a tools/bench_compare.py --json file (a `clmlp "
+                 "bench --json` file has no PyTorch or OpenBLAS figures to summarise)")
+    return doc
+
+
 def main():
-    if len(sys.argv) < 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    docs = [json.load(open(p)) for p in sys.argv[1:]]
+    args = sys.argv[1:]
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__, file=sys.stderr if not args else sys.stdout)
+        return 2 if not args else 0
+    docs = [load(p) for p in args]
+    layers = {d["layers"] for d in docs}
+    if len(layers) > 1:
+        sys.exit("bench_summary: the runs are of different networks (" + ", ".join(sorted(layers)) +
+                 "); summarise each network's runs on their own")
     configs = {}
     for d in docs:
         for cfg in d["configs"]:

@@ -14,14 +14,18 @@
  * the end (clmlp_engine_epoch_stats reads the queue's last results), repeated `--step-reps`
  * times; reported as samples per second (median, min, max). Nothing here is a single timing:
  * the machine may be shared and noisy. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "cli_common.h"
+#include "model_io.h"
 #include "ref/ref_kernels.h"
 #include "rng.h"
 
@@ -44,14 +48,17 @@ static const char help[] =
     "  --warmup N         steps run before any timing (default 10)\n"
     "  --reps N           profiled steps per kernel statistic (default 50)\n"
     "  --step-reps N      repetitions of the throughput measurement (default 7)\n"
-    "  --alone-reps N     runs of each matrix product alone, back to back (default 50; 0: skip)\n"
+    "  --alone-reps N     runs of each matrix product alone, back to back (default 50; 0: skip;\n"
+    "                     OpenCL only): the column 'alone', the figure to compare with a BLAS\n"
+    "                     timing the same shape (in the step a kernel follows another one)\n"
     "  --min-time SEC     least duration of one throughput repetition (default 0.3)\n"
     "  --samples N        size of the random data set (default 16 batches, at least 4096)\n"
     "  --seed N           seed of the data and the weights (default 1)\n"
     "  --no-kernels       skip the per-kernel table\n"
     "  --no-step          skip the full-step throughput\n"
-    "  --csv FILE         also write every row as CSV\n"
-    "  --json FILE        also write the results as JSON\n"
+    "  --csv FILE         also write every row as CSV (written once complete; an existing\n"
+    "                     FILE is replaced only then)\n"
+    "  --json FILE        also write the results and the settings as JSON (likewise)\n"
     "  --help             show this help\n";
 
 typedef struct bench_opts {
@@ -85,6 +92,7 @@ typedef struct step_stat {
 
 typedef struct run_result {
     size_t batch;
+    int is_cpu; /* the C reference: kernels timed by wall clock, no queue, no alone runs */
     kstat k[MAX_PLAN];
     size_t nk;
     int has_step;
@@ -136,6 +144,11 @@ static int parse_list(const char *opt, const char *s, size_t *out, int cap, size
         return 0;
     }
     strcpy(buf, s);
+    size_t len = strlen(buf);
+    if (len && (buf[0] == ',' || buf[len - 1] == ',' || strstr(buf, ",,"))) {
+        cli_usage(CMD, "%s: empty entry in '%s'", opt, s);
+        return 0;
+    }
     int n = 0;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -189,9 +202,9 @@ static int parse_args(bench_opts *o, int argc, char **argv)
             continue;
         }
         static const char *const with_value[] = {
-            "--layers", "--act", "--out-act", "--loss", "--optimizer", "--batch", "--device",
-            "--warmup", "--reps", "--step-reps", "--alone-reps", "--min-time", "--samples", "--seed", "--csv",
-            "--json"};
+            "--layers", "--act",  "--out-act",    "--loss",     "--optimizer", "--batch",
+            "--device", "--warmup", "--reps", "--step-reps", "--alone-reps", "--min-time",
+            "--samples", "--seed", "--csv", "--json"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
             known |= strcmp(a, with_value[k]) == 0;
@@ -228,9 +241,12 @@ static int parse_args(bench_opts *o, int argc, char **argv)
             if (!cli_parse_double(CMD, "--min-time", val, 0.0, 60.0, &o->min_time))
                 return CLI_EXIT_USAGE;
         } else {
-            int zero_ok = strcmp(a, "--warmup") == 0 || strcmp(a, "--alone-reps") == 0;
-            if (!cli_parse_u64(CMD, a, val, zero_ok ? 0 : 1,
-                               strcmp(a, "--samples") == 0 ? (1u << 24) : 1000000, &u))
+            int zero_ok = strcmp(a, "--warmup") == 0 || strcmp(a, "--alone-reps") == 0 ||
+                          strcmp(a, "--seed") == 0;
+            uint64_t max = strcmp(a, "--samples") == 0      ? (1u << 24)
+                           : strcmp(a, "--alone-reps") == 0 ? 100000
+                                                            : 1000000;
+            if (!cli_parse_u64(CMD, a, val, zero_ok ? 0 : 1, max, &u))
                 return CLI_EXIT_USAGE;
             if (strcmp(a, "--warmup") == 0)
                 o->warmup = (unsigned)u;
@@ -248,6 +264,14 @@ static int parse_args(bench_opts *o, int argc, char **argv)
     }
     if (o->out_act && o->loss == CLMLP_LOSS_CE)
         return cli_usage(CMD, "--out-act applies to --loss mse only (ce uses softmax)");
+    if (!o->kernels && !o->step)
+        return cli_usage(CMD, "--no-kernels with --no-step leaves nothing to measure");
+    for (int b = 0; o->samples && b < o->n_batch; b++)
+        if (o->batch[b] > o->samples)
+            return cli_usage(CMD, "--samples %zu is smaller than the batch size %zu", o->samples,
+                             o->batch[b]);
+    if (o->csv && o->json && strcmp(o->csv, o->json) == 0)
+        return cli_usage(CMD, "--csv and --json name the same file");
     return CLI_EXIT_OK;
 }
 
@@ -390,7 +414,7 @@ static int profile_device(clmlp_engine *e, const bench_opts *o, size_t batch, si
 static int profile_alone(clmlp_engine *e, const bench_opts *o, size_t step_index, size_t batch,
                          size_t n_data, run_result *r)
 {
-    size_t cap = (size_t)o->alone_reps * MAX_PLAN;
+    size_t cap = (size_t)o->alone_reps * (r->nk ? r->nk : 1); /* at most every launch replayed */
     clmlp_launch *rec = malloc(cap * sizeof *rec);
     double *t = malloc((size_t)o->alone_reps * sizeof *t);
     size_t n = 0;
@@ -574,6 +598,7 @@ static int bench_batch(const bench_opts *o, const clmlp_net *net, size_t batch, 
         n_data = batch;
     int rc = load_random_data(e, net, n_data, o->seed);
     r->batch = batch;
+    r->is_cpu = is_cpu;
     size_t next = 0;
     /* Warm-up: first launches compile work-group functions (PoCL) and fault pages in. */
     for (unsigned i = 0; rc == CLI_EXIT_OK && i < o->warmup; i++)
@@ -613,13 +638,32 @@ static void shape_text(const clmlp_launch *l, char *buf, size_t len)
         snprintf(buf, len, "%zu", l->n_out);
 }
 
+/* Floating-point operations of the matrix products of one step on `batch` rows. */
+static double step_gemm_flops(const clmlp_net *net, size_t batch)
+{
+    clmlp_hyper h = clmlp_hyper_default();
+    clmlp_launch plan[MAX_PLAN];
+    size_t n = clmlp_step_plan(net, &h, batch, plan, MAX_PLAN);
+    double flops = 0.0;
+    for (size_t i = 0; i < n && i < MAX_PLAN; i++)
+        if (clmlp_kernel_is_gemm(plan[i].kernel))
+            flops += clmlp_kernel_cost(&plan[i]).flops;
+    return flops;
+}
+
 static void print_table(const run_result *r, const char *device, const clmlp_net *net)
 {
     printf("\n== batch %zu on %s ==\n", r->batch, device);
     double sum_ns = 0.0, gemm_ns = 0.0, gemm_flops = 0.0;
     if (r->nk) {
-        printf("%-24s %-13s %10s %27s %8s %8s %9s %8s\n", "kernel", "shape", "median us",
-               "IQR us (min-max)", "GFLOP/s", "GB/s", "alone us", "GFLOP/s");
+        unsigned alone = 0;
+        for (size_t i = 0; i < r->nk; i++)
+            alone = r->k[i].alone_reps ? r->k[i].alone_reps : alone;
+        printf("%-24s %-13s %10s %27s %8s %8s", "kernel", "shape", "median us", "IQR us (min-max)",
+               "GFLOP/s", "GB/s");
+        if (alone)
+            printf(" %9s %10s", "alone us", "alone GF/s");
+        putchar('\n');
         for (size_t i = 0; i < r->nk; i++) {
             const kstat *k = &r->k[i];
             clmlp_cost c = clmlp_kernel_cost(&k->l);
@@ -632,7 +676,7 @@ static void print_table(const run_result *r, const char *device, const clmlp_net
             printf("%-24s %-13s %10.1f %27s %8.2f %8.2f", name, shape, k->med / 1e3, spread,
                    sec > 0 ? c.flops / sec / 1e9 : 0.0, sec > 0 ? c.bytes / sec / 1e9 : 0.0);
             if (k->alone_reps && k->alone_med > 0)
-                printf(" %9.1f %8.2f", k->alone_med / 1e3, c.flops / k->alone_med);
+                printf(" %9.1f %10.2f", k->alone_med / 1e3, c.flops / k->alone_med);
             putchar('\n');
             sum_ns += k->med;
             if (clmlp_kernel_is_gemm(k->l.kernel)) {
@@ -643,37 +687,41 @@ static void print_table(const run_result *r, const char *device, const clmlp_net
         printf("sum of kernel medians: %.1f us per step (%zu launches); GEMMs %.1f us, %.2f "
                "GFLOP/s\n",
                sum_ns / 1e3, r->nk, gemm_ns / 1e3, gemm_ns > 0 ? gemm_flops / gemm_ns : 0.0);
-        unsigned alone = 0;
-        for (size_t i = 0; i < r->nk; i++)
-            alone = r->k[i].alone_reps ? r->k[i].alone_reps : alone;
         if (alone)
-            printf("alone: each matrix product run by itself %u times back to back, inputs hot "
+            printf("alone: each matrix product run by itself %u time%s back to back, inputs hot "
                    "(median): the figure to compare with a BLAS on the same shape\n",
-                   alone);
+                   alone, alone == 1 ? "" : "s");
     }
     if (r->has_step) {
         double step_us = 1e6 * (double)r->batch / r->step.med;
-        double flops = 0.0;
-        clmlp_hyper h = clmlp_hyper_default();
-        clmlp_launch plan[MAX_PLAN];
-        size_t n = clmlp_step_plan(net, &h, r->batch, plan, MAX_PLAN);
-        for (size_t i = 0; i < n && i < MAX_PLAN; i++)
-            if (clmlp_kernel_is_gemm(plan[i].kernel))
-                flops += clmlp_kernel_cost(&plan[i]).flops;
-        printf("full step: %.0f samples/s median (min %.0f, max %.0f; %u reps of %zu steps), "
-               "%.1f us per step (%.1f us of it enqueueing on the host), %.2f GEMM GFLOP/s "
-               "effective\n",
-               r->step.med, r->step.lo, r->step.hi, r->step.reps, r->step.steps, step_us,
-               r->step.host_us, flops / (step_us * 1e3));
+        double flops = step_gemm_flops(net, r->batch);
+        printf("full step: %.0f samples/s median (min %.0f, max %.0f; %u rep%s of %zu step%s), "
+               "%.1f us per step",
+               r->step.med, r->step.lo, r->step.hi, r->step.reps, r->step.reps == 1 ? "" : "s",
+               r->step.steps, r->step.steps == 1 ? "" : "s", step_us);
+        if (!r->is_cpu) /* on the C reference the call is the computation itself */
+            printf(" (%.1f us of it enqueueing on the host)", r->step.host_us);
+        printf(", %.2f GEMM GFLOP/s effective\n", flops / (step_us * 1e3));
     }
 }
 
 static const char csv_header[] =
-    "device,batch,layers,act,loss,optimizer,kind,kernel,layer,rows,n_in,n_out,reps,median_us,"
-    "q1_us,q3_us,min_us,max_us,flops,bytes,gflops,gbytes_s,samples_s,samples_s_min,"
+    "device,batch,layers,act,out_act,loss,optimizer,seed,kind,kernel,layer,rows,n_in,n_out,reps,"
+    "median_us,q1_us,q3_us,min_us,max_us,flops,bytes,gflops,gbytes_s,samples_s,samples_s_min,"
     "samples_s_max,steps_per_rep,alone_reps,alone_median_us,alone_min_us,alone_gflops\n";
 
-/* A CSV field without commas or quotes (device names may hold commas). */
+static const char *const opt_names[] = {"sgd", "momentum", "adam"};
+
+/* The output activation's name, as the run used it. */
+static const char *out_act_name(const bench_opts *o)
+{
+    if (o->loss == CLMLP_LOSS_CE)
+        return "softmax";
+    return o->out_act ? o->out_act : "sigmoid";
+}
+
+/* A CSV field in quotes (device names may hold commas, --act lists do); a quote inside
+ * becomes an apostrophe. */
 static void csv_text(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -682,22 +730,29 @@ static void csv_text(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* The fields every row starts with: device, batch, layers, act, out_act, loss, optimizer, seed. */
+static void csv_prefix(FILE *f, const bench_opts *o, const char *device, const run_result *r)
+{
+    csv_text(f, device);
+    fprintf(f, ",%zu,", r->batch);
+    csv_text(f, o->layers);
+    fputc(',', f);
+    csv_text(f, o->act);
+    fprintf(f, ",%s,%s,%s,%llu,", out_act_name(o), clmlp_loss_name(o->loss), opt_names[o->opt],
+            (unsigned long long)o->seed);
+}
+
 static void write_csv(FILE *f, const bench_opts *o, const char *device, const run_result *r)
 {
-    static const char *const opt_names[] = {"sgd", "momentum", "adam"};
     for (size_t i = 0; i < r->nk; i++) {
         const kstat *k = &r->k[i];
         clmlp_cost c = clmlp_kernel_cost(&k->l);
         double sec = k->med * 1e-9;
-        csv_text(f, device);
-        fprintf(f, ",%zu,", r->batch);
-        csv_text(f, o->layers);
-        fprintf(f, ",%s,%s,%s,kernel,%s,%d,%zu,%zu,%zu,%u,%.3f,%.3f,%.3f,%.3f,%.3f,%.0f,%.0f,%.4f,"
-                   "%.4f,,,,,",
-                o->act, clmlp_loss_name(o->loss), opt_names[o->opt], k->l.kernel, k->l.layer,
-                k->l.rows, k->l.n_in, k->l.n_out, k->reps, k->med / 1e3, k->q1 / 1e3, k->q3 / 1e3,
-                k->lo / 1e3, k->hi / 1e3, c.flops, c.bytes, sec > 0 ? c.flops / sec / 1e9 : 0.0,
-                sec > 0 ? c.bytes / sec / 1e9 : 0.0);
+        csv_prefix(f, o, device, r);
+        fprintf(f, "kernel,%s,%d,%zu,%zu,%zu,%u,%.3f,%.3f,%.3f,%.3f,%.3f,%.0f,%.0f,%.4f,%.4f,,,,,",
+                k->l.kernel, k->l.layer, k->l.rows, k->l.n_in, k->l.n_out, k->reps, k->med / 1e3,
+                k->q1 / 1e3, k->q3 / 1e3, k->lo / 1e3, k->hi / 1e3, c.flops, c.bytes,
+                sec > 0 ? c.flops / sec / 1e9 : 0.0, sec > 0 ? c.bytes / sec / 1e9 : 0.0);
         if (k->alone_reps && k->alone_med > 0)
             fprintf(f, "%u,%.3f,%.3f,%.4f\n", k->alone_reps, k->alone_med / 1e3,
                     k->alone_lo / 1e3, c.flops / k->alone_med);
@@ -705,13 +760,10 @@ static void write_csv(FILE *f, const bench_opts *o, const char *device, const ru
             fputs(",,,\n", f);
     }
     if (r->has_step) {
-        csv_text(f, device);
-        fprintf(f, ",%zu,", r->batch);
-        csv_text(f, o->layers);
-        fprintf(f, ",%s,%s,%s,step,train_batch,-1,%zu,,,%u,%.3f,,,,,,,,,%.1f,%.1f,%.1f,%zu,,,,\n",
-                o->act, clmlp_loss_name(o->loss), opt_names[o->opt], r->batch, r->step.reps,
-                1e6 * (double)r->batch / r->step.med, r->step.med, r->step.lo, r->step.hi,
-                r->step.steps);
+        csv_prefix(f, o, device, r);
+        fprintf(f, "step,train_batch,-1,%zu,,,%u,%.3f,,,,,,,,,%.1f,%.1f,%.1f,%zu,,,,\n", r->batch,
+                r->step.reps, 1e6 * (double)r->batch / r->step.med, r->step.med, r->step.lo,
+                r->step.hi, r->step.steps);
     }
 }
 
@@ -729,60 +781,138 @@ static void json_text(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void write_json(FILE *f, const bench_opts *o, const char *device, const run_result *runs,
-                       int n)
+static void write_json_kernel(FILE *f, const kstat *k, int first)
 {
-    static const char *const opt_names[] = {"sgd", "momentum", "adam"};
+    clmlp_cost c = clmlp_kernel_cost(&k->l);
+    double sec = k->med * 1e-9;
+    fprintf(f,
+            "%s\n      {\"kernel\": \"%s\", \"layer\": %d, \"rows\": %zu, \"n_in\": %zu, "
+            "\"n_out\": %zu, \"reps\": %u, \"median_us\": %.3f, \"q1_us\": %.3f, "
+            "\"q3_us\": %.3f, \"min_us\": %.3f, \"max_us\": %.3f, \"flops\": %.0f, "
+            "\"bytes\": %.0f, \"gflops\": %.4f, \"gbytes_s\": %.4f",
+            first ? "" : ",", k->l.kernel, k->l.layer, k->l.rows, k->l.n_in, k->l.n_out, k->reps,
+            k->med / 1e3, k->q1 / 1e3, k->q3 / 1e3, k->lo / 1e3, k->hi / 1e3, c.flops, c.bytes,
+            sec > 0 ? c.flops / sec / 1e9 : 0.0, sec > 0 ? c.bytes / sec / 1e9 : 0.0);
+    if (k->alone_reps && k->alone_med > 0)
+        fprintf(f, ", \"alone_reps\": %u, \"alone_median_us\": %.3f, \"alone_min_us\": %.3f, "
+                   "\"alone_gflops\": %.4f",
+                k->alone_reps, k->alone_med / 1e3, k->alone_lo / 1e3, c.flops / k->alone_med);
+    fputc('}', f);
+}
+
+static void write_json(FILE *f, const bench_opts *o, const char *device, const clmlp_net *net,
+                       const run_result *runs, int n)
+{
     fprintf(f, "{\n  \"device\": ");
     json_text(f, device);
     fprintf(f, ",\n  \"layers\": ");
     json_text(f, o->layers);
     fprintf(f, ",\n  \"act\": ");
     json_text(f, o->act);
-    fprintf(f, ",\n  \"loss\": \"%s\",\n  \"optimizer\": \"%s\",\n  \"runs\": [",
-            clmlp_loss_name(o->loss), opt_names[o->opt]);
+    fprintf(f, ",\n  \"out_act\": \"%s\",\n  \"loss\": \"%s\",\n  \"optimizer\": \"%s\",\n",
+            out_act_name(o), clmlp_loss_name(o->loss), opt_names[o->opt]);
+    fprintf(f, "  \"settings\": {\"seed\": %llu, \"warmup\": %u, \"reps\": %u, \"step_reps\": %u, "
+               "\"alone_reps\": %u, \"min_time_s\": %.3f, \"samples\": %zu},\n  \"runs\": [",
+            (unsigned long long)o->seed, o->warmup, o->reps, o->step_reps,
+            runs[0].is_cpu ? 0u : o->alone_reps, o->min_time, o->samples);
     for (int b = 0; b < n; b++) {
         const run_result *r = &runs[b];
         fprintf(f, "%s\n    {\"batch\": %zu, \"kernels\": [", b ? "," : "", r->batch);
-        for (size_t i = 0; i < r->nk; i++) {
-            const kstat *k = &r->k[i];
-            clmlp_cost c = clmlp_kernel_cost(&k->l);
-            double sec = k->med * 1e-9;
-            fprintf(f,
-                    "%s\n      {\"kernel\": \"%s\", \"layer\": %d, \"rows\": %zu, \"n_in\": %zu, "
-                    "\"n_out\": %zu, \"reps\": %u, \"median_us\": %.3f, \"q1_us\": %.3f, "
-                    "\"q3_us\": %.3f, \"min_us\": %.3f, \"max_us\": %.3f, \"flops\": %.0f, "
-                    "\"bytes\": %.0f, \"gflops\": %.4f, \"gbytes_s\": %.4f",
-                    i ? "," : "", k->l.kernel, k->l.layer, k->l.rows, k->l.n_in, k->l.n_out,
-                    k->reps, k->med / 1e3, k->q1 / 1e3, k->q3 / 1e3, k->lo / 1e3, k->hi / 1e3,
-                    c.flops, c.bytes, sec > 0 ? c.flops / sec / 1e9 : 0.0,
-                    sec > 0 ? c.bytes / sec / 1e9 : 0.0);
-            if (k->alone_reps && k->alone_med > 0)
-                fprintf(f, ", \"alone_reps\": %u, \"alone_median_us\": %.3f, "
-                           "\"alone_min_us\": %.3f, \"alone_gflops\": %.4f",
-                        k->alone_reps, k->alone_med / 1e3, k->alone_lo / 1e3,
-                        c.flops / k->alone_med);
-            fputc('}', f);
-        }
+        for (size_t i = 0; i < r->nk; i++)
+            write_json_kernel(f, &r->k[i], i == 0);
         fprintf(f, "%s]", r->nk ? "\n    " : "");
-        if (r->has_step)
+        if (r->has_step) {
+            double step_us = 1e6 * (double)r->batch / r->step.med;
             fprintf(f,
                     ", \"step\": {\"samples_s\": %.1f, \"samples_s_min\": %.1f, "
                     "\"samples_s_max\": %.1f, \"reps\": %u, \"steps_per_rep\": %zu, "
-                    "\"step_us\": %.3f}",
-                    r->step.med, r->step.lo, r->step.hi, r->step.reps, r->step.steps,
-                    1e6 * (double)r->batch / r->step.med);
+                    "\"step_us\": %.3f, \"gemm_gflops_effective\": %.3f",
+                    r->step.med, r->step.lo, r->step.hi, r->step.reps, r->step.steps, step_us,
+                    step_gemm_flops(net, r->batch) / (step_us * 1e3));
+            if (!r->is_cpu)
+                fprintf(f, ", \"host_enqueue_us\": %.3f", r->step.host_us);
+            fputc('}', f);
+        }
         fputc('}', f);
     }
     fprintf(f, "\n  ]\n}\n");
 }
 
-static FILE *open_out(const char *path)
+/* Before the run: whether `path` (for option opt) can be written, so that a long run does not
+ * end in "cannot write". Prints the reason when not. */
+static int output_writable(const char *opt, const char *path)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        cli_err(CMD, "cannot write %s", path);
-    return f;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        cli_err(CMD, "%s %s: not a regular file (the results are written to a new file renamed "
+                     "over the old one)", opt, path);
+        return 0;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (strlen(path) >= sizeof dir) {
+        cli_err(CMD, "%s: path too long", opt);
+        return 0;
+    }
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == path)
+        strcpy(dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (access(dir, W_OK | X_OK) != 0) {
+        cli_err(CMD, "%s %s: cannot create files in %s: %s", opt, path, dir, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+/* Writes what `emit` prints to path in one atomic step (model_io.h): a failed write leaves an
+ * existing file as it was. Returns CLI_EXIT_OK or prints why not and returns CLI_EXIT_FAIL. */
+static int write_output(const char *opt, const char *path, const bench_opts *o,
+                        const char *device, const clmlp_net *net, const run_result *runs, int n,
+                        int json)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        cli_err(CMD, "%s %s: out of memory", opt, path);
+        return CLI_EXIT_FAIL;
+    }
+    if (json) {
+        write_json(f, o, device, net, runs, n);
+    } else {
+        fputs(csv_header, f);
+        for (int b = 0; b < n; b++)
+            write_csv(f, o, device, &runs[b]);
+    }
+    int ok = fclose(f) == 0;
+    char err[512] = "out of memory";
+    if (ok && clmlp_write_file_atomic(path, buf, len, err, sizeof err) != CLMLP_OK)
+        ok = 0;
+    free(buf);
+    if (!ok) {
+        cli_err(CMD, "cannot write %s %s: %s", opt, path, err);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* The first line: what is about to be measured. */
+static void print_header(const bench_opts *o)
+{
+    printf("clmlp bench: layers %s, act %s, loss %s, %u warm-up steps", o->layers, o->act,
+           clmlp_loss_name(o->loss), o->warmup);
+    if (o->kernels)
+        printf(", kernels over %u step%s", o->reps, o->reps == 1 ? "" : "s");
+    if (o->step)
+        printf(", %u throughput repetition%s of >= %.2f s", o->step_reps,
+               o->step_reps == 1 ? "" : "s", o->min_time);
+    putchar('\n');
+    if (o->kernels && o->alone_reps && cli_backend(o->device) == CLMLP_BACKEND_REF)
+        printf("(no alone runs on the C reference: its kernels are plain function calls, timed "
+               "by wall clock)\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -791,6 +921,9 @@ int cmd_bench(int argc, char **argv)
     int rc = parse_args(&o, argc, argv);
     if (rc != CLI_EXIT_OK)
         return rc == CLI_EXIT_HELP ? CLI_EXIT_OK : rc;
+    if ((o.csv && !output_writable("--csv", o.csv)) ||
+        (o.json && !output_writable("--json", o.json)))
+        return CLI_EXIT_FAIL;
     clmlp_net *net = NULL;
     rc = build_net(&o, &net);
     if (rc != CLI_EXIT_OK)
@@ -802,9 +935,7 @@ int cmd_bench(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     char device[256] = "";
-    printf("clmlp bench: layers %s, act %s, loss %s, %u warm-up steps, %u profiled steps, %u "
-           "throughput repetitions of >= %.2f s\n",
-           o.layers, o.act, clmlp_loss_name(o.loss), o.warmup, o.reps, o.step_reps, o.min_time);
+    print_header(&o);
     for (int b = 0; rc == CLI_EXIT_OK && b < o.n_batch; b++) {
         rc = bench_batch(&o, net, o.batch[b], &runs[b], device, sizeof device);
         if (rc == CLI_EXIT_OK) {
@@ -812,28 +943,14 @@ int cmd_bench(int argc, char **argv)
             fflush(stdout);
         }
     }
-    if (rc == CLI_EXIT_OK && o.csv) {
-        FILE *f = open_out(o.csv);
-        if (!f)
-            rc = CLI_EXIT_FAIL;
-        else {
-            fputs(csv_header, f);
-            for (int b = 0; b < o.n_batch; b++)
-                write_csv(f, &o, device, &runs[b]);
-            if (fclose(f) != 0)
-                rc = CLI_EXIT_FAIL;
-        }
-    }
-    if (rc == CLI_EXIT_OK && o.json) {
-        FILE *f = open_out(o.json);
-        if (!f)
-            rc = CLI_EXIT_FAIL;
-        else {
-            write_json(f, &o, device, runs, o.n_batch);
-            if (fclose(f) != 0)
-                rc = CLI_EXIT_FAIL;
-        }
-    }
+    /* After a complete measurement both files are attempted, each on its own. */
+    int measured = rc == CLI_EXIT_OK;
+    if (measured && o.csv &&
+        write_output("--csv", o.csv, &o, device, net, runs, o.n_batch, 0) != CLI_EXIT_OK)
+        rc = CLI_EXIT_FAIL;
+    if (measured && o.json &&
+        write_output("--json", o.json, &o, device, net, runs, o.n_batch, 1) != CLI_EXIT_OK)
+        rc = CLI_EXIT_FAIL;
     free(runs);
     clmlp_net_free(net);
     return rc;

@@ -393,8 +393,9 @@ static void print_setup(const train_job *j)
     printf(" (%s hidden, %s output, %s loss, %zu parameters)\n",
            n->n_layers > 1 ? clmlp_act_name(n->act[0]) : "no", clmlp_act_name(n->act[n->n_layers - 1]),
            clmlp_loss_name(n->loss), n->n_params);
-    printf("training: %zu samples, test: %zu, batch %zu, %u epochs, %s lr %g", j->train.n,
-           j->test.n, c->batch, c->epochs, opt_names[c->hyper.optimizer], (double)c->hyper.lr);
+    printf("training: %zu samples, test: %zu, batch %zu, %u epochs, %s lr %g (%s)", j->train.n,
+           j->test.n, c->batch, c->epochs, opt_names[c->hyper.optimizer], (double)c->hyper.lr,
+           j->cfg.cosine_lr ? "cosine schedule" : "constant");
     if (c->hyper.optimizer == CLMLP_OPT_MOMENTUM)
         printf(" momentum %g", (double)c->hyper.momentum);
     if (c->hyper.l2 > 0.0f)
@@ -425,16 +426,21 @@ static void print_summary(const train_job *j, const clmlp_train_result *res)
     }
     printf("final train loss %.4g, train accuracy %.4f; ", j->ui.last.train_loss,
            j->ui.last.train_acc);
-    if (res->best_test_epoch)
-        printf("best test accuracy %.4f (epoch %u)", res->best_test_acc, res->best_test_epoch);
+    /* The model kept is the last epoch's, or with --val-fraction the epoch of the lowest
+     * validation loss: never one picked by its test accuracy (that would tune on the test
+     * set), so its test accuracy leads and the highest seen is only for the record. */
+    if (j->cfg.val_fraction > 0.0)
+        printf("kept epoch %u (lowest val loss %.4f)%s", res->best_epoch, res->best_val_loss,
+               res->stopped_early ? ", stopped early" : "");
     else
-        printf("no test set");
-    if (j->cfg.val_fraction > 0.0) {
-        printf("; kept epoch %u (val loss %.4f", res->best_epoch, res->best_val_loss);
-        if (res->best_test_epoch)
-            printf(", test acc %.4f", res->final_test_acc);
-        printf(")%s", res->stopped_early ? ", stopped early" : "");
-    }
+        printf("kept the final epoch %u", res->best_epoch);
+    if (res->best_test_epoch)
+        printf(", test accuracy %.4f (the highest seen: %.4f at epoch %u)", res->final_test_acc,
+               res->best_test_acc, res->best_test_epoch);
+    else
+        printf(", no test set");
+    if (!j->cfg.save)
+        printf("; not saved (--save FILE keeps it)");
     printf("; total time %.1f s\n", res->seconds);
 }
 
