@@ -74,6 +74,11 @@ awk -F, '$3 == "init" && $4 == 1 { r[$1] = $7 } END { exit !(r["sigmoid"] < r["t
 "$CLMLP" vanish --synthetic --limit 128 --depth 2 --width 8 --epochs 0 --acts tanh --init xavier,he \
     --device cpu --csv "$TMP/v0.csv" >/dev/null && [[ $(wc -l <"$TMP/v0.csv") -eq 7 ]] &&
     pass "vanish --epochs 0 on cpu: init rows only" || fail "vanish --epochs 0"
+# an unwritable --csv fails at once (before any training), and leaves nothing behind
+rc=0
+"$CLMLP" vanish --synthetic --csv "$TMP/no/such/dir/v.csv" >"$TMP/out" 2>"$TMP/err" || rc=$?
+[[ $rc -eq 1 ]] && grep -q "cannot create files" "$TMP/err" && ! grep -q "running" "$TMP/out" &&
+    pass "vanish checks --csv before running" || fail "vanish unwritable --csv: rc $rc, $(cat "$TMP/err")"
 rc=0
 "$CLMLP" vanish --synthetic --acts softmax >/dev/null 2>"$TMP/err" || rc=$?
 [[ $rc -eq 2 ]] && grep -q "not sigmoid, tanh, relu" "$TMP/err" && pass "vanish rejects --acts softmax" ||

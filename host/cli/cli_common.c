@@ -10,8 +10,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli_common.h"
+#include "model_io.h"
 
 void cli_err(const char *cmd, const char *fmt, ...)
 {
@@ -676,6 +678,56 @@ int cli_engine(const char *cmd, const char *device, const clmlp_net *net,
                                           hyper, batch, err, sizeof err);
     if (st != CLMLP_OK) {
         cli_err(cmd, "%s", st == CLMLP_ERR_NOMEM && !err[0] ? "out of memory" : err);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_output_writable(const char *cmd, const char *opt, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        cli_err(cmd, "%s %s: not a regular file (results are written to a new file that is then "
+                     "renamed over the old one)", opt, path);
+        return 0;
+    }
+    char dir[4096];
+    if (strlen(path) >= sizeof dir) {
+        cli_err(cmd, "%s: path too long", opt);
+        return 0;
+    }
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == path)
+        strcpy(dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (access(dir, W_OK | X_OK) != 0) {
+        cli_err(cmd, "%s %s: cannot create files in %s: %s", opt, path, dir, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+int cli_write_text(const char *cmd, const char *opt, const char *path,
+                   void (*emit)(FILE *f, const void *ctx), const void *ctx)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        cli_err(cmd, "%s %s: out of memory", opt, path);
+        return CLI_EXIT_FAIL;
+    }
+    emit(f, ctx);
+    int ok = fclose(f) == 0;
+    char err[512] = "out of memory";
+    if (ok && clmlp_write_file_atomic(path, buf, len, err, sizeof err) != CLMLP_OK)
+        ok = 0;
+    free(buf);
+    if (!ok) {
+        cli_err(cmd, "cannot write %s %s: %s", opt, path, err);
         return CLI_EXIT_FAIL;
     }
     return CLI_EXIT_OK;

@@ -1,10 +1,12 @@
 /* cli_common.h - what the clmlp subcommands share: error printing, strict number parsing, the
- * train/compare option table, data loading, network building and device choice. */
+ * train/compare option table, data loading, network building, device choice, and report files
+ * checked before a run and written once, at its end. */
 #ifndef CLMLP_CLI_COMMON_H
 #define CLMLP_CLI_COMMON_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "clmlp.h"
 #include "data/dataset.h"
@@ -102,5 +104,15 @@ int cli_engine(const char *cmd, const char *device, const clmlp_net *net,
 
 /* Comma-separated activations, one for every hidden layer or one per hidden layer. */
 int cli_parse_acts(const char *cmd, const char *list, int n_hidden, clmlp_act *act);
+
+/* Output files of a long run (a --csv, a --json): check first, write once at the end.
+ * cli_output_writable, before the run: 1 if path (given with option opt) can be written (its
+ * folder exists and takes new files; an existing path is a regular file), else prints why and
+ * returns 0, so that minutes of work do not end in "cannot write". cli_write_text, after it:
+ * writes what emit(f, ctx) prints to path in one atomic step (model_io.h), so a failed write
+ * leaves an existing file as it was; prints why on failure. Returns CLI_EXIT_OK or _FAIL. */
+int cli_output_writable(const char *cmd, const char *opt, const char *path);
+int cli_write_text(const char *cmd, const char *opt, const char *path,
+                   void (*emit)(FILE *f, const void *ctx), const void *ctx);
 
 #endif

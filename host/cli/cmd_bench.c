@@ -14,18 +14,14 @@
  * the end (clmlp_engine_epoch_stats reads the queue's last results), repeated `--step-reps`
  * times; reported as samples per second (median, min, max). Nothing here is a single timing:
  * the machine may be shared and noisy. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "bench.h"
 #include "cli_common.h"
-#include "model_io.h"
 #include "ref/ref_kernels.h"
 #include "rng.h"
 
@@ -838,65 +834,27 @@ static void write_json(FILE *f, const bench_opts *o, const char *device, const c
     fprintf(f, "\n  ]\n}\n");
 }
 
-/* Before the run: whether `path` (for option opt) can be written, so that a long run does not
- * end in "cannot write". Prints the reason when not. */
-static int output_writable(const char *opt, const char *path)
+/* What write_output hands to cli_write_text. */
+typedef struct bench_report {
+    const bench_opts *o;
+    const char *device;
+    const clmlp_net *net;
+    const run_result *runs;
+    int n;
+} bench_report;
+
+static void emit_csv(FILE *f, const void *ctx)
 {
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        cli_err(CMD, "%s %s: not a regular file (the results are written to a new file renamed "
-                     "over the old one)", opt, path);
-        return 0;
-    }
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (strlen(path) >= sizeof dir) {
-        cli_err(CMD, "%s: path too long", opt);
-        return 0;
-    }
-    if (!slash)
-        strcpy(dir, ".");
-    else if (slash == path)
-        strcpy(dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    if (access(dir, W_OK | X_OK) != 0) {
-        cli_err(CMD, "%s %s: cannot create files in %s: %s", opt, path, dir, strerror(errno));
-        return 0;
-    }
-    return 1;
+    const bench_report *r = ctx;
+    fputs(csv_header, f);
+    for (int b = 0; b < r->n; b++)
+        write_csv(f, r->o, r->device, &r->runs[b]);
 }
 
-/* Writes what `emit` prints to path in one atomic step (model_io.h): a failed write leaves an
- * existing file as it was. Returns CLI_EXIT_OK or prints why not and returns CLI_EXIT_FAIL. */
-static int write_output(const char *opt, const char *path, const bench_opts *o,
-                        const char *device, const clmlp_net *net, const run_result *runs, int n,
-                        int json)
+static void emit_json(FILE *f, const void *ctx)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) {
-        cli_err(CMD, "%s %s: out of memory", opt, path);
-        return CLI_EXIT_FAIL;
-    }
-    if (json) {
-        write_json(f, o, device, net, runs, n);
-    } else {
-        fputs(csv_header, f);
-        for (int b = 0; b < n; b++)
-            write_csv(f, o, device, &runs[b]);
-    }
-    int ok = fclose(f) == 0;
-    char err[512] = "out of memory";
-    if (ok && clmlp_write_file_atomic(path, buf, len, err, sizeof err) != CLMLP_OK)
-        ok = 0;
-    free(buf);
-    if (!ok) {
-        cli_err(CMD, "cannot write %s %s: %s", opt, path, err);
-        return CLI_EXIT_FAIL;
-    }
-    return CLI_EXIT_OK;
+    const bench_report *r = ctx;
+    write_json(f, r->o, r->device, r->net, r->runs, r->n);
 }
 
 /* The first line: what is about to be measured. */
@@ -921,8 +879,8 @@ int cmd_bench(int argc, char **argv)
     int rc = parse_args(&o, argc, argv);
     if (rc != CLI_EXIT_OK)
         return rc == CLI_EXIT_HELP ? CLI_EXIT_OK : rc;
-    if ((o.csv && !output_writable("--csv", o.csv)) ||
-        (o.json && !output_writable("--json", o.json)))
+    if ((o.csv && !cli_output_writable(CMD, "--csv", o.csv)) ||
+        (o.json && !cli_output_writable(CMD, "--json", o.json)))
         return CLI_EXIT_FAIL;
     clmlp_net *net = NULL;
     rc = build_net(&o, &net);
@@ -945,11 +903,11 @@ int cmd_bench(int argc, char **argv)
     }
     /* After a complete measurement both files are attempted, each on its own. */
     int measured = rc == CLI_EXIT_OK;
-    if (measured && o.csv &&
-        write_output("--csv", o.csv, &o, device, net, runs, o.n_batch, 0) != CLI_EXIT_OK)
+    bench_report rep = {&o, device, net, runs, o.n_batch};
+    if (measured && o.csv && cli_write_text(CMD, "--csv", o.csv, emit_csv, &rep) != CLI_EXIT_OK)
         rc = CLI_EXIT_FAIL;
     if (measured && o.json &&
-        write_output("--json", o.json, &o, device, net, runs, o.n_batch, 1) != CLI_EXIT_OK)
+        cli_write_text(CMD, "--json", o.json, emit_json, &rep) != CLI_EXIT_OK)
         rc = CLI_EXIT_FAIL;
     free(runs);
     clmlp_net_free(net);

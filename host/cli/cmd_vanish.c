@@ -542,20 +542,29 @@ static void csv_rows(FILE *f, const vanish_run *v, int trained_phase)
                 v->deriv[l] * wf[l], s[l].grad_norm, s[l].weight_norm, s[l].saturated_fraction);
 }
 
-static int write_csv(const char *path, const vanish_run *runs, int n_runs)
+/* What write_csv hands to cli_write_text. */
+typedef struct vanish_report {
+    const vanish_run *runs;
+    int n_runs;
+} vanish_report;
+
+static void emit_csv(FILE *f, const void *ctx)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return cli_err("vanish", "--csv %s: cannot open for writing", path), CLI_EXIT_FAIL;
+    const vanish_report *r = ctx;
     fputs("act,init,phase,layer,units,mean_abs_delta,ratio,deriv_factor,weight_factor,bound,"
           "grad_norm,weight_norm,saturated\n", f);
-    for (int r = 0; r < n_runs; r++) {
-        csv_rows(f, &runs[r], 0);
-        if (runs[r].trained)
-            csv_rows(f, &runs[r], 1);
+    for (int i = 0; i < r->n_runs; i++) {
+        csv_rows(f, &r->runs[i], 0);
+        if (r->runs[i].trained)
+            csv_rows(f, &r->runs[i], 1);
     }
-    if (fclose(f) != 0)
-        return cli_err("vanish", "--csv %s: write failed", path), CLI_EXIT_FAIL;
+}
+
+static int write_csv(const char *path, const vanish_run *runs, int n_runs)
+{
+    vanish_report r = {runs, n_runs};
+    if (cli_write_text("vanish", "--csv", path, emit_csv, &r) != CLI_EXIT_OK)
+        return CLI_EXIT_FAIL;
     printf("wrote %s\n", path);
     return CLI_EXIT_OK;
 }
@@ -609,6 +618,8 @@ int cmd_vanish(int argc, char **argv)
     int rc = parse_args(&c, argc, argv);
     if (rc != CLI_EXIT_OK)
         return rc == CLI_EXIT_HELP ? CLI_EXIT_OK : rc;
+    if (c.csv && !cli_output_writable("vanish", "--csv", c.csv))
+        return CLI_EXIT_FAIL; /* before minutes of training, not after */
     clmlp_dataset train, test;
     rc = load_data(&c, &train, &test);
     if (rc != CLI_EXIT_OK)
