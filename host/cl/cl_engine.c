@@ -419,8 +419,9 @@ static clmlp_status forward_all(clmlp_engine *e, size_t count)
 /* Whether layer l's weight gradient runs weight_grad_narrow: on a CPU-like device, when the
  * layer's units leave a partial column tile that is most of the layer (fewer than two tiles,
  * not a multiple of one: 10 or 17 units with 16-wide tiles). weight_grad then runs part of its
- * vectors empty; weight_grad_narrow, vectorised along the inputs, uses every lane: 1.5-2x the
- * speed for 10 or 17 units (tools/bench_gemm.c, BENCHMARKS.md), the same sums bit for bit.
+ * vectors empty; weight_grad_narrow, vectorised along the inputs, uses every lane: 2.0x the
+ * speed for 10 units, 1.27x for 17, 1.2x for 26 (one core, tools/bench_gemm.c, BENCHMARKS.md),
+ * the same sums bit for bit.
  * Not on GPUs: their 4-wide tiles waste little, and it is tuned for CPU vector units. */
 static int use_weight_grad_narrow(const cl_state *s, size_t n_out)
 {
