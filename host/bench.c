@@ -14,7 +14,7 @@ clmlp_cost clmlp_kernel_cost(const clmlp_launch *l)
     clmlp_cost c = {0.0, 0.0};
     if (!k)
         return c;
-    if (strcmp(k, "forward_layer") == 0) {
+    if (strcmp(k, "forward_layer") == 0 || strcmp(k, "forward_layer_t") == 0) {
         /* B x n_out dot products of length n_in, plus the bias add (the activation is not
          * counted: its cost in flops depends on the function and is small next to the GEMM). */
         c.flops = 2.0 * B * ni * no + B * no;
@@ -48,7 +48,8 @@ clmlp_cost clmlp_kernel_cost(const clmlp_launch *l)
 
 int clmlp_kernel_is_gemm(const char *kernel)
 {
-    return kernel && (strcmp(kernel, "forward_layer") == 0 || strcmp(kernel, "hidden_delta") == 0 ||
+    return kernel && (strcmp(kernel, "forward_layer") == 0 ||
+                      strcmp(kernel, "forward_layer_t") == 0 || strcmp(kernel, "hidden_delta") == 0 ||
                       strcmp(kernel, "hidden_delta_t") == 0 || strcmp(kernel, "weight_grad") == 0 ||
                       strcmp(kernel, "weight_grad_narrow") == 0);
 }

@@ -19,7 +19,8 @@ python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$TMP/b.json" ||
 # weight_grad_narrow, the 17-input one the partial-block edge of that kernel.)
 cat >"$TMP/check.py" <<'PY'
 import csv, sys
-GEMMS = {"forward_layer", "hidden_delta", "hidden_delta_t", "weight_grad", "weight_grad_narrow"}
+GEMMS = {"forward_layer", "forward_layer_t", "hidden_delta", "hidden_delta_t", "weight_grad",
+         "weight_grad_narrow"}
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["kind"] == "kernel"]
 want_alone = sys.argv[2] == "alone"
 gemms = [r for r in rows if r["kernel"] in GEMMS]

@@ -69,6 +69,46 @@ START_TEST(forward_layer_matches_twin)
 }
 END_TEST
 
+/* forward_layer_t: the forward pass of a narrow layer (n_out <= 15) from W^T, in dot form (16
+ * lanes along j, then a fixed tree): within the same bound of its twin as forward_layer, on
+ * narrow shapes with every kind of edge (n_in below, at and off a multiple of 16; odd n_out; B
+ * off a multiple of the 8-row block). */
+static const size_t narrow_shapes[][3] = {
+    {1, 1, 1}, {3, 17, 3}, {17, 16, 10}, {255, 784, 10}, {256, 128, 10}, {13, 33, 15}, {8, 5, 2},
+};
+START_TEST(forward_layer_t_matches_twin)
+{
+    size_t B = narrow_shapes[_i][0], n_in = narrow_shapes[_i][1], n_out = narrow_shapes[_i][2];
+    tu_cl t;
+    tu_cl_open(&t);
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, 1500 + (uint64_t)_i);
+    float *A = tu_random(&rng, B * n_in, -1, 1), *WT = tu_random(&rng, n_in * n_out, -1, 1);
+    float *b = tu_random(&rng, n_out, -1, 1);
+    float *absA = tu_abs(A, B * n_in), *absWT = tu_abs(WT, n_in * n_out), *absb = tu_abs(b, n_out);
+    float *want = malloc(B * n_out * 4), *got = malloc(B * n_out * 4), *sum = malloc(B * n_out * 4);
+    ref_forward_layer_t(absA, absWT, absb, sum, B, n_in, n_out, CLMLP_ACT_IDENTITY);
+    cl_mem dA = tu_cl_in(&t, A, B * n_in), dWT = tu_cl_in(&t, WT, n_in * n_out);
+    cl_mem db = tu_cl_in(&t, b, n_out);
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
+        cl_mem dOut = tu_cl_out(&t, B * n_out);
+        TU_RUN(&t, "forward_layer_t", 1, div_up(B, 8), 1, 4, TU_MEM(dA), TU_MEM(dWT), TU_MEM(db),
+               TU_MEM(dOut), TU_U32(B), TU_U32(n_in), TU_U32(n_out), TU_I32(acts[a]));
+        tu_cl_read(&t, dOut, got, B * n_out);
+        ref_forward_layer_t(A, WT, b, want, B, n_in, n_out, acts[a]);
+        float *bound = gemm_bound(sum, want, B * n_out, n_in);
+        ck_assert_msg(tu_close("forward_layer_t", got, want, B * n_out, bound, 0, 0),
+                      "forward_layer_t B=%zu n_in=%zu n_out=%zu act=%d", B, n_in, n_out, acts[a]);
+        free(bound);
+        clReleaseMemObject(dOut);
+    }
+    clReleaseMemObject(dA), clReleaseMemObject(dWT), clReleaseMemObject(db);
+    free(A), free(WT), free(b), free(absA), free(absWT), free(absb), free(want), free(got);
+    free(sum);
+    tu_cl_close(&t);
+}
+END_TEST
+
 START_TEST(hidden_delta_matches_twin)
 {
     size_t B = shapes[_i][0], n_in = shapes[_i][1], n_out = shapes[_i][2];
@@ -376,6 +416,8 @@ int main(void)
     TCase *tc = tcase_create("kernels");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, forward_layer_matches_twin, 0, N_SHAPES);
+    tcase_add_loop_test(tc, forward_layer_t_matches_twin, 0,
+                        sizeof narrow_shapes / sizeof *narrow_shapes);
     tcase_add_loop_test(tc, hidden_delta_matches_twin, 0, N_SHAPES);
     tcase_add_loop_test(tc, transpose_and_hidden_delta_t_match_twins, 0, N_SHAPES);
     tcase_add_loop_test(tc, weight_and_bias_grad_match_twins, 0, N_SHAPES);

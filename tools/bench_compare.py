@@ -27,7 +27,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-GEMMS = ("forward_layer", "hidden_delta", "hidden_delta_t", "weight_grad", "weight_grad_narrow")
+GEMMS = ("forward_layer", "forward_layer_t", "hidden_delta", "hidden_delta_t", "weight_grad",
+         "weight_grad_narrow")
 
 
 def run_clmlp(cmd, layers, act, loss, batches, extra):
@@ -161,7 +162,7 @@ for kind, B, ni, no in shapes:
     A = rng.random((B, ni), dtype=np.float32)
     W = rng.random((ni, no), dtype=np.float32)
     D = rng.random((B, no), dtype=np.float32)
-    if kind == "forward_layer":
+    if kind.startswith("forward_layer"):
         f = lambda: A @ W                 # (B x n_in)(n_in x n_out)
     elif kind.startswith("hidden_delta"):
         f = lambda: D @ W.T               # (B x n_out)(n_out x n_in), W^T as a view

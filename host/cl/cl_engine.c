@@ -11,7 +11,7 @@
 
 enum kernel_id {
     K_GATHER, K_FORWARD, K_DELTA_MSE, K_DELTA_CE, K_SOFTMAX, K_HIDDEN, K_WGRAD, K_SGD,
-    K_MOMENTUM, K_ADAM, K_LAYER_STATS, K_TRANSPOSE, K_HIDDEN_T, K_WGRAD_NARROW, K_COUNT
+    K_MOMENTUM, K_ADAM, K_LAYER_STATS, K_TRANSPOSE, K_HIDDEN_T, K_WGRAD_NARROW, K_FORWARD_T, K_COUNT
 };
 
 /* One descriptor per kernel: its name, its range rank and the local sizes we ask for on
@@ -43,7 +43,13 @@ static const struct kernel_desc {
     /* One work-item (32 inputs, every unit, the whole batch) is a few microseconds of work:
      * a group each, so that both cores share even a 128-input layer (4 work-items). */
     [K_WGRAD_NARROW] = {"weight_grad_narrow", 1, {1, 1}, {64, 1}},
+    [K_FORWARD_T] = {"forward_layer_t", 2, {1, 1}, {1, 64}},
 };
+
+/* Rows per work-item of forward_layer_t (FWT_TM in kernels/forward_layer.cl), and the widest
+ * layer it takes (its outputs live in one float16 per row). */
+#define FWD_T_ROWS 8
+#define FWD_T_MAX_UNITS 16
 
 typedef struct cl_state {
     cl_device_id dev;
@@ -219,7 +225,9 @@ static clmlp_status make_param_buffers(clmlp_engine *e)
         TRY_ST(sub_buffer(e, s->opt_m, net->b_off[l], nb, &s->mb[l]));
         TRY_ST(sub_buffer(e, s->opt_v, net->w_off[l], nw, &s->vW[l]));
         TRY_ST(sub_buffer(e, s->opt_v, net->b_off[l], nb, &s->vb[l]));
-        if (l > 0) /* the hidden deltas read W_l^T, l >= 1 (layer 0 has no delta below it) */
+        /* W_l^T: the hidden deltas read it for l >= 1 (layer 0 has no delta below it), and
+         * forward_layer_t for narrow layers */
+        if (l > 0 || net->sizes[l + 1] < FWD_T_MAX_UNITS)
             TRY_ST(make_buffer(e, nw, 1, sizeof(float), "a transposed weight matrix", &s->WT[l]));
     }
     TRY(clEnqueueWriteBuffer(s->q, s->params, CL_TRUE, 0, n * sizeof(float), net->params, 0, NULL, NULL));
@@ -388,22 +396,6 @@ static clmlp_status cl_set_order(clmlp_engine *e, const uint32_t *order, size_t 
     return CLMLP_OK;
 }
 
-/* Z = A_prev W + b, A = act(Z) for every layer, from the rows in s->X. */
-static clmlp_status forward_all(clmlp_engine *e, size_t count)
-{
-    cl_state *s = state(e);
-    const clmlp_net *net = e->net;
-    for (int l = 0; l < net->n_layers; l++) {
-        size_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
-        cl_mem in = l ? s->A[l - 1] : s->X;
-        AT(l, count, n_in, n_out);
-        RUN(K_FORWARD, div_up(n_out, s->t.fwd_tn), div_up(count, s->t.fwd_tm), MEM(in),
-            MEM(s->W[l]), MEM(s->b[l]), MEM(s->A[l]), U32(count), U32(n_in), U32(n_out),
-            I32(net->act[l]));
-    }
-    return CLMLP_OK;
-}
-
 /* From this many rows on, a hidden delta transposes W_l and runs hidden_delta_t (forward-shaped,
  * ~2x the GFLOP/s of hidden_delta on PoCL, ~10x for a 10-unit layer); below it the transpose
  * (a launch and a pass over W_l) costs more than it saves, and hidden_delta reads W directly.
@@ -412,6 +404,47 @@ static clmlp_status forward_all(clmlp_engine *e, size_t count)
 /* The block of one transpose work-item, 8 x TR_C in kernels/transpose.cl. */
 #define TRANSPOSE_R 8
 #define TRANSPOSE_C 32
+
+/* Whether a layer of n_out units runs forward_layer_t (after transposing W_l) on count rows:
+ * on a CPU-like device, for a layer narrower than a forward tile (fewer than 16 units: the
+ * 10-unit output layer), from HIDDEN_T_MIN_ROWS rows on, where the backward pass transposes
+ * W_l anyway, so the transpose only moves from the backward pass to the forward one.
+ * forward_layer's vectors run along the units, wasting most of a vector on 10 of them;
+ * forward_layer_t's run along the inputs. 1.3-1.4x at 256 x 128 x 10 on one core
+ * (BENCHMARKS.md). GPUs keep forward_layer: their 4-wide tiles waste little. */
+static int use_forward_t(const cl_state *s, size_t n_out, size_t count)
+{
+    return !s->gpu_like && n_out < s->t.fwd_tn && n_out < FWD_T_MAX_UNITS &&
+           count >= HIDDEN_T_MIN_ROWS;
+}
+
+/* Z = A_prev W + b, A = act(Z) for every layer, from the rows in s->X. A narrow layer (see
+ * use_forward_t) first transposes W_l and runs forward_layer_t; its backward pass then reuses
+ * that W_l^T (W does not change in between) instead of transposing again. */
+static clmlp_status forward_all(clmlp_engine *e, size_t count)
+{
+    cl_state *s = state(e);
+    const clmlp_net *net = e->net;
+    for (int l = 0; l < net->n_layers; l++) {
+        size_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+        cl_mem in = l ? s->A[l - 1] : s->X;
+        if (use_forward_t(s, n_out, count)) {
+            AT(l, 1, n_in, n_out);
+            RUN(K_TRANSPOSE, div_up(n_in, TRANSPOSE_R), div_up(n_out, TRANSPOSE_C), MEM(s->W[l]),
+                MEM(s->WT[l]), U32(n_in), U32(n_out));
+            AT(l, count, n_in, n_out);
+            RUN(K_FORWARD_T, 1, div_up(count, FWD_T_ROWS), MEM(in), MEM(s->WT[l]), MEM(s->b[l]),
+                MEM(s->A[l]), U32(count), U32(n_in), U32(n_out), I32(net->act[l]));
+            continue;
+        }
+        AT(l, count, n_in, n_out);
+        RUN(K_FORWARD, div_up(n_out, s->t.fwd_tn), div_up(count, s->t.fwd_tm), MEM(in),
+            MEM(s->W[l]), MEM(s->b[l]), MEM(s->A[l]), U32(count), U32(n_in), U32(n_out),
+            I32(net->act[l]));
+    }
+    return CLMLP_OK;
+}
+
 
 /* Inputs per work-item of weight_grad_narrow (WGN_TJ in kernels/weight_grad_narrow.cl). */
 #define WGRAD_NARROW_J 32
@@ -446,10 +479,13 @@ static clmlp_status backward_all(clmlp_engine *e, size_t first, size_t count)
     for (int l = L - 1; l >= 1; l--) {
         size_t n_in = net->sizes[l], n = net->sizes[l + 1];
         if (count >= HIDDEN_T_MIN_ROWS) {
-            /* Transpose W_l (it changed in the last update), then the forward-shaped kernel. */
-            AT(l, 1, n_in, n);
-            RUN(K_TRANSPOSE, div_up(n_in, TRANSPOSE_R), div_up(n, TRANSPOSE_C), MEM(s->W[l]),
-                MEM(s->WT[l]), U32(n_in), U32(n));
+            /* Transpose W_l (it changed in the last update) unless this step's forward pass
+             * did (a narrow layer), then the forward-shaped kernel. */
+            if (!use_forward_t(s, n, count)) {
+                AT(l, 1, n_in, n);
+                RUN(K_TRANSPOSE, div_up(n_in, TRANSPOSE_R), div_up(n, TRANSPOSE_C), MEM(s->W[l]),
+                    MEM(s->WT[l]), U32(n_in), U32(n));
+            }
             AT(l, count, n_in, n);
             RUN(K_HIDDEN_T, div_up(n_in, s->t.ht_tn), div_up(count, s->t.ht_tm), MEM(s->D[l]),
                 MEM(s->WT[l]), MEM(s->A[l - 1]), MEM(s->D[l - 1]), U32(count), U32(n_in), U32(n),

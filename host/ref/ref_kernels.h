@@ -23,6 +23,8 @@ void REF(gather_batch)(const REAL *X_all, const int32_t *labels_all, const uint3
                       size_t first, size_t count, size_t dim, REAL *X, int32_t *labels); \
 void REF(forward_layer)(const REAL *A_prev, const REAL *W, const REAL *bias, REAL *A, size_t B, \
                        size_t n_in, size_t n_out, int act); \
+void REF(forward_layer_t)(const REAL *A_prev, const REAL *WT, const REAL *bias, REAL *A, \
+                         size_t B, size_t n_in, size_t n_out, int act); \
 void REF(output_delta_mse)(const REAL *A, const int32_t *labels, REAL *D, REAL *loss, \
                           int32_t *correct, size_t B, size_t n, int act, size_t first); \
 void REF(output_delta_ce)(const REAL *Z, const int32_t *labels, REAL *D, REAL *loss, \
