@@ -134,8 +134,10 @@ __kernel void forward_layer(__global const float *restrict A_prev, __global cons
  * deterministic, a different rounding order from forward_layer's (within the same
  * dot-product bound, which the tree's log2(16) depth only tightens). Global size
  * (1, ceil(B/FWT_TM)); work-items past the edge return. Edges: rows clamped for loading and
- * not stored; the last partial 16 of j loaded lane by lane. 1-2.2x faster than forward_layer
- * for 10 units on PoCL (BENCHMARKS.md). Twin: ref_forward_layer_t. */
+ * not stored; the last partial 16 of j loaded lane by lane. On one PoCL core, 256 x 128 x 10
+ * alone: 9.2-9.3 us against forward_layer's 12.0-14.6 (softmax logits), 10.2-10.4 against
+ * 13.1-16.0 (sigmoid output) (`clmlp bench --alone-reps`, BENCHMARKS.md). Twin:
+ * ref_forward_layer_t. */
 #define FWT_TM 8
 
 /* The sum of the 16 lanes, by halves: always the same tree. */
@@ -193,16 +195,23 @@ __kernel void forward_layer_t(__global const float *restrict A_prev,
             z[r][c + 1] = fwt_hsum16(acc1[r]); /* c + 1 <= 15: c is even and n_out <= 16 */
         }
     }
-    float16 bv;
-    VLOAD_PART(16, bias, n_out, bv);
+    /* Bias, then the activation on the rows packed back to back (FWT_TM * n_out values in
+     * ceil(FWT_TM * n_out / 16) float16s, not one mostly idle float16 per row: tanh and exp
+     * cost per vector), then the stores. */
+    float t[FWT_TM * 16];
+    uint packed = 0;
 #pragma unroll
-    for (int r = 0; r < FWT_TM; r++) {
-        if (b0 + r >= B)
-            break;
-        for (uint k = n_out; k < 16; k++)
-            z[r][k] = 0.0f; /* lanes past n_out: defined, never stored */
-        float16 v = vload16(0, z[r]) + bv;
+    for (int r = 0; r < FWT_TM; r++)
+        for (uint k = 0; k < n_out; k++)
+            t[packed++] = z[r][k] + bias[k];
+    for (uint i = packed; i < FWT_TM * 16; i++)
+        t[i] = 0.0f;
+    for (uint i = 0; i < packed; i += 16) {
+        float16 v = vload16(0, t + i);
         FWD_ACT(16, v);
-        VSTORE_PART(16, v, A + (ulong)(b0 + r) * n_out, n_out);
+        vstore16(v, 0, t + i);
     }
+    for (uint r = 0; r < FWT_TM && b0 + r < B; r++)
+        for (uint k = 0; k < n_out; k++)
+            A[(ulong)(b0 + r) * n_out + k] = t[r * n_out + k];
 }

@@ -5,8 +5,8 @@
  *   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120 -Ihost \
  *      tools/bench_gemm.c build-perf/libclmlp.a -lOpenCL -lz -lm -lpthread -o build-perf/bench-gemm
  * Usage: bench-gemm KERNEL TM TN LX LY "B,n_in,n_out;B,n_in,n_out..." [REPS] [EXTRA -D OPTIONS]
- * KERNEL is forward_layer, hidden_delta, hidden_delta_t (given W^T), weight_grad or
- * weight_grad_narrow; TM x TN is the register block the options give that kernel (it sets the
+ * KERNEL is forward_layer, forward_layer_t (given W^T, all units per work-item), hidden_delta,
+ * hidden_delta_t (given W^T), weight_grad or weight_grad_narrow; TM x TN is the register block the options give that kernel (it sets the
  * global size; for weight_grad_narrow TM is its inputs per work-item, 32, and TN is unused). $BENCH_ACT picks
  * the activation code (default 0, identity); $CLMLP_KERNEL_DIR the kernel sources. Single-core
  * figures (POCL_MAX_PTHREAD_COUNT=1) are the steadiest on a shared machine. */
@@ -97,7 +97,8 @@ int main(int argc, char **argv)
         size_t B, ni, no;
         if (sscanf(tok, "%zu,%zu,%zu", &B, &ni, &no) != 3)
             return 2;
-        int fwd = strcmp(kname, "forward_layer") == 0, hid = strncmp(kname, "hidden_delta", 12) == 0;
+        int fwd_t = strcmp(kname, "forward_layer_t") == 0;
+        int fwd = strcmp(kname, "forward_layer") == 0 || fwd_t, hid = strncmp(kname, "hidden_delta", 12) == 0;
         float *X = rnd(&r, B * ni), *W = rnd(&r, ni * no), *D = rnd(&r, B * no), *b = rnd(&r, no);
         size_t out_n = fwd ? B * no : hid ? B * ni : ni * no;
         float *want = malloc(out_n * 4), *got = malloc(out_n * 4), *scale = malloc(out_n * 4);
@@ -112,7 +113,7 @@ int main(int argc, char **argv)
         for (size_t j = 0; j < ni; j++)
             for (size_t c = 0; c < no; c++)
                 WT[c * ni + j] = W[j * no + c];
-        int tr = strcmp(kname, "hidden_delta_t") == 0;
+        int tr = strcmp(kname, "hidden_delta_t") == 0 || fwd_t;
         cl_mem mX = buf(ctx, X, B * ni), mW = buf(ctx, tr ? WT : W, ni * no), mD = buf(ctx, D, B * no);
         free(WT);
         cl_mem mb = buf(ctx, b, no), mO = buf(ctx, NULL, out_n), mdb = buf(ctx, NULL, no);
@@ -125,7 +126,7 @@ int main(int argc, char **argv)
             CHECK(clSetKernelArg(k, 2, sizeof mb, &mb));
             CHECK(clSetKernelArg(k, 3, sizeof mO, &mO));
             CHECK(clSetKernelArg(k, 7, sizeof act, &act));
-            gx = (no + tn - 1) / tn, gy = (B + tm - 1) / tm;
+            gx = fwd_t ? 1 : (no + tn - 1) / tn, gy = (B + tm - 1) / tm; /* _t: all units */
             ref_forward_layer(X, W, b, want, B, ni, no, act);
             float *ab = malloc(no * 4);
             for (size_t i = 0; i < no; i++)

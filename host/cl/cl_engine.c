@@ -410,8 +410,8 @@ static clmlp_status cl_set_order(clmlp_engine *e, const uint32_t *order, size_t 
  * 10-unit output layer), from HIDDEN_T_MIN_ROWS rows on, where the backward pass transposes
  * W_l anyway, so the transpose only moves from the backward pass to the forward one.
  * forward_layer's vectors run along the units, wasting most of a vector on 10 of them;
- * forward_layer_t's run along the inputs. 1.3-1.4x at 256 x 128 x 10 on one core
- * (BENCHMARKS.md). GPUs keep forward_layer: their 4-wide tiles waste little. */
+ * forward_layer_t's run along the inputs: 1.3x at 256 x 128 x 10 on one core (BENCHMARKS.md).
+ * GPUs keep forward_layer: their 4-wide tiles waste little. */
 static int use_forward_t(const cl_state *s, size_t n_out, size_t count)
 {
     return !s->gpu_like && n_out < s->t.fwd_tn && n_out < FWD_T_MAX_UNITS &&
