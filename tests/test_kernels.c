@@ -36,36 +36,50 @@ static float *gemm_bound(const float *abs_sum, const float *want, size_t len, si
     return bound;
 }
 
-START_TEST(forward_layer_matches_twin)
+/* The twins of forward_layer and forward_layer_t share one signature (W or W^T as the matrix). */
+typedef void (*forward_twin)(const float *A_prev, const float *W, const float *bias, float *A,
+                             size_t B, size_t n_in, size_t n_out, int act);
+
+/* Runs a forward kernel on random data for every activation and checks it against its twin
+ * within the dot-product bound: global gx x gy, local lx x ly, the matrix argument given as
+ * the twin reads it. */
+static void check_forward(const char *kernel, forward_twin twin, size_t B, size_t n_in,
+                          size_t n_out, uint64_t seed, size_t gx, size_t gy, size_t lx, size_t ly)
 {
-    size_t B = shapes[_i][0], n_in = shapes[_i][1], n_out = shapes[_i][2];
     tu_cl t;
     tu_cl_open(&t);
     clmlp_rng rng;
-    clmlp_rng_seed(&rng, 1000 + (uint64_t)_i);
+    clmlp_rng_seed(&rng, seed);
     float *A = tu_random(&rng, B * n_in, -1, 1), *W = tu_random(&rng, n_in * n_out, -1, 1);
     float *b = tu_random(&rng, n_out, -1, 1);
     float *absA = tu_abs(A, B * n_in), *absW = tu_abs(W, n_in * n_out), *absb = tu_abs(b, n_out);
     float *want = malloc(B * n_out * 4), *got = malloc(B * n_out * 4), *sum = malloc(B * n_out * 4);
-    ref_forward_layer(absA, absW, absb, sum, B, n_in, n_out, CLMLP_ACT_IDENTITY);
+    twin(absA, absW, absb, sum, B, n_in, n_out, CLMLP_ACT_IDENTITY);
     cl_mem dA = tu_cl_in(&t, A, B * n_in), dW = tu_cl_in(&t, W, n_in * n_out);
     cl_mem db = tu_cl_in(&t, b, n_out);
     for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
         cl_mem dOut = tu_cl_out(&t, B * n_out);
-        TU_RUN(&t, "forward_layer", div_up(n_out, clmlp_default_tiles.fwd_tn),
-               div_up(B, clmlp_default_tiles.fwd_tm), 8, 8, TU_MEM(dA), TU_MEM(dW), TU_MEM(db),
-               TU_MEM(dOut), TU_U32(B), TU_U32(n_in), TU_U32(n_out), TU_I32(acts[a]));
+        TU_RUN(&t, kernel, gx, gy, lx, ly, TU_MEM(dA), TU_MEM(dW), TU_MEM(db), TU_MEM(dOut),
+               TU_U32(B), TU_U32(n_in), TU_U32(n_out), TU_I32(acts[a]));
         tu_cl_read(&t, dOut, got, B * n_out);
-        ref_forward_layer(A, W, b, want, B, n_in, n_out, acts[a]);
+        twin(A, W, b, want, B, n_in, n_out, acts[a]);
         float *bound = gemm_bound(sum, want, B * n_out, n_in);
-        ck_assert_msg(tu_close("forward_layer", got, want, B * n_out, bound, 0, 0),
-                      "forward_layer B=%zu n_in=%zu n_out=%zu act=%d", B, n_in, n_out, acts[a]);
+        ck_assert_msg(tu_close(kernel, got, want, B * n_out, bound, 0, 0),
+                      "%s B=%zu n_in=%zu n_out=%zu act=%d", kernel, B, n_in, n_out, acts[a]);
         free(bound);
         clReleaseMemObject(dOut);
     }
     clReleaseMemObject(dA), clReleaseMemObject(dW), clReleaseMemObject(db);
     free(A), free(W), free(b), free(absA), free(absW), free(absb), free(want), free(got), free(sum);
     tu_cl_close(&t);
+}
+
+START_TEST(forward_layer_matches_twin)
+{
+    size_t B = shapes[_i][0], n_in = shapes[_i][1], n_out = shapes[_i][2];
+    check_forward("forward_layer", ref_forward_layer, B, n_in, n_out, 1000 + (uint64_t)_i,
+                  div_up(n_out, clmlp_default_tiles.fwd_tn), div_up(B, clmlp_default_tiles.fwd_tm),
+                  8, 8);
 }
 END_TEST
 
@@ -79,33 +93,8 @@ static const size_t narrow_shapes[][3] = {
 START_TEST(forward_layer_t_matches_twin)
 {
     size_t B = narrow_shapes[_i][0], n_in = narrow_shapes[_i][1], n_out = narrow_shapes[_i][2];
-    tu_cl t;
-    tu_cl_open(&t);
-    clmlp_rng rng;
-    clmlp_rng_seed(&rng, 1500 + (uint64_t)_i);
-    float *A = tu_random(&rng, B * n_in, -1, 1), *WT = tu_random(&rng, n_in * n_out, -1, 1);
-    float *b = tu_random(&rng, n_out, -1, 1);
-    float *absA = tu_abs(A, B * n_in), *absWT = tu_abs(WT, n_in * n_out), *absb = tu_abs(b, n_out);
-    float *want = malloc(B * n_out * 4), *got = malloc(B * n_out * 4), *sum = malloc(B * n_out * 4);
-    ref_forward_layer_t(absA, absWT, absb, sum, B, n_in, n_out, CLMLP_ACT_IDENTITY);
-    cl_mem dA = tu_cl_in(&t, A, B * n_in), dWT = tu_cl_in(&t, WT, n_in * n_out);
-    cl_mem db = tu_cl_in(&t, b, n_out);
-    for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
-        cl_mem dOut = tu_cl_out(&t, B * n_out);
-        TU_RUN(&t, "forward_layer_t", 1, div_up(B, 8), 1, 4, TU_MEM(dA), TU_MEM(dWT), TU_MEM(db),
-               TU_MEM(dOut), TU_U32(B), TU_U32(n_in), TU_U32(n_out), TU_I32(acts[a]));
-        tu_cl_read(&t, dOut, got, B * n_out);
-        ref_forward_layer_t(A, WT, b, want, B, n_in, n_out, acts[a]);
-        float *bound = gemm_bound(sum, want, B * n_out, n_in);
-        ck_assert_msg(tu_close("forward_layer_t", got, want, B * n_out, bound, 0, 0),
-                      "forward_layer_t B=%zu n_in=%zu n_out=%zu act=%d", B, n_in, n_out, acts[a]);
-        free(bound);
-        clReleaseMemObject(dOut);
-    }
-    clReleaseMemObject(dA), clReleaseMemObject(dWT), clReleaseMemObject(db);
-    free(A), free(WT), free(b), free(absA), free(absWT), free(absb), free(want), free(got);
-    free(sum);
-    tu_cl_close(&t);
+    check_forward("forward_layer_t", ref_forward_layer_t, B, n_in, n_out, 1500 + (uint64_t)_i, 1,
+                  div_up(B, 8), 1, 4);
 }
 END_TEST
 
