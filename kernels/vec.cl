@@ -36,12 +36,4 @@
             t_[i_] = i_ < (cnt) ? (p)[i_] : 0.0f;                                                 \
         out = VLOAD(n, t_);                                                                       \
     } while (0)
-/* The first `cnt` (<= n) lanes of the VEC(n) v stored at p: the matching edge store. */
-#define VSTORE_PART(n, v, p, cnt)                                                                 \
-    do {                                                                                          \
-        float t_[16];                                                                             \
-        VSTORE(n, v, t_);                                                                         \
-        for (uint i_ = 0; i_ < (cnt); i_++)                                                       \
-            (p)[i_] = t_[i_];                                                                     \
-    } while (0)
 #endif
