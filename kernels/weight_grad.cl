@@ -16,8 +16,9 @@
  * work-items past the edge return. Why this shape: the same as forward_layer.cl, with b as the
  * summed index: per b, the WG_TN columns of row b of D are one vector load, and the WG_TM
  * entries A_prev[b, j0..] are broadcast scalars: one load and WG_TM vector FMAs.
- * Edges: rows past n_in are clamped for loading and not stored; a partial column tile runs
- * strips of 8, 4, 2 and 1 columns (never reading past a row). WG_TN is 2, 4, 8 or 16.
+ * Edges: the last row block moves back inside n_in and stores only its own rows (rows are
+ * clamped one by one only when n_in < WG_TM); a partial column tile runs strips of 8, 4, 2
+ * and 1 columns (never reading past a row). WG_TN is 2, 4, 8 or 16.
  * Twin: ref_weight_grad. */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
@@ -37,27 +38,49 @@
 #error "WG_TN must be 2, 4, 8 or 16"
 #endif
 
-/* Columns [k, k+N) for all WG_TM rows, N at a time while they fit below kend. The loops over
- * r must be unrolled: then acc[] lives in registers (without the pragma PoCL's build keeps it
- * in memory and runs 5x slower). */
-#define WG_STRIP(N)                                                                               \
+/* Columns [k, k+N) for all WG_TM rows js.. of the block, N at a time while they fit below kend;
+ * IX(r) is the offset of row js + r in a row of A_prev. Stores only the rows from j0 on (see
+ * the kernel). The loops over r must be unrolled: then acc[] lives in registers (without the
+ * pragma PoCL's build keeps it in memory and runs 5x slower). */
+#define WG_STRIP(N, IX)                                                                           \
     for (; k + N <= kend; k += N) {                                                               \
         VEC(N) acc[WG_TM], colsum = (VEC(N))0.0f;                                                 \
         _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                         \
             acc[r] = (VEC(N))0.0f;                                                                \
-        __global const float *d = D + k, *a = A_prev;                                             \
+        __global const float *d = D + k, *a = A_prev + js;                                        \
         for (uint b = 0; b < B; b++, d += n_out, a += n_in) {                                     \
             VEC(N) dv = VLOAD(N, d);                                                              \
             _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                     \
-                acc[r] = fma((VEC(N))a[jr[r]], dv, acc[r]);                                       \
+                acc[r] = fma((VEC(N))a[IX(r)], dv, acc[r]);                                       \
             colsum += dv;                                                                         \
         }                                                                                         \
         _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                         \
-            if (j0 + r < n_in)                                                                    \
-                VSTORE(N, acc[r], dW + (ulong)(j0 + r) * n_out + k);                              \
+            if (js + r >= j0 && js + r < n_in)                                                    \
+                VSTORE(N, acc[r], dW + (ulong)(js + r) * n_out + k);                              \
         if (j0 == 0)                                                                              \
             VSTORE(N, colsum, db + k);                                                            \
     }
+
+/* The strips of all widths for one kind of row offset IX. */
+#if WG_TN > 8
+#define WG_STRIP_8(IX) WG_STRIP(8, IX)
+#else
+#define WG_STRIP_8(IX)
+#endif
+#if WG_TN > 4
+#define WG_STRIP_4(IX) WG_STRIP(4, IX)
+#else
+#define WG_STRIP_4(IX)
+#endif
+#if WG_TN > 2
+#define WG_STRIP_2(IX) WG_STRIP(2, IX)
+#else
+#define WG_STRIP_2(IX)
+#endif
+#define WG_STRIPS(IX)                                                                             \
+    WG_STRIP(WG_TN, IX) WG_STRIP_8(IX) WG_STRIP_4(IX) WG_STRIP_2(IX) WG_STRIP(1, IX)
+#define WG_ROW_DIRECT(r) (r)
+#define WG_ROW_CLAMPED(r) jr[r]
 
 __kernel void weight_grad(__global const float *restrict A_prev, __global const float *restrict D,
                           __global float *restrict dW, __global float *restrict db, uint B,
@@ -66,20 +89,23 @@ __kernel void weight_grad(__global const float *restrict A_prev, __global const 
     uint k0 = get_global_id(0) * WG_TN, j0 = get_global_id(1) * WG_TM;
     if (k0 >= n_out || j0 >= n_in)
         return;
-    uint jr[WG_TM];
-#pragma unroll
-    for (int r = 0; r < WG_TM; r++)
-        jr[r] = min(j0 + r, n_in - 1);
+    /* The block's rows are js..js+WG_TM-1 with js = j0, except the last block of a layer
+     * whose n_in is not a multiple of WG_TM: it moves back to end at row n_in - 1 (overlapping
+     * the block before, whose rows it computes again but does not store). Then the WG_TM
+     * values of row b of A_prev sit at constant offsets from one pointer, so each broadcast is
+     * a plain memory operand of its FMA: with the rows clamped one by one instead, each needed
+     * its own index register, and Intel cores split such indexed FMAs into two micro-ops
+     * (weight_grad 5-10% slower on one core of a Xeon, BENCHMARKS.md). Only a layer with
+     * fewer than WG_TM inputs clamps. Each dW value is the same fma chain either way. */
     uint k = k0, kend = min(k0 + WG_TN, n_out);
-    WG_STRIP(WG_TN)
-#if WG_TN > 8
-    WG_STRIP(8)
-#endif
-#if WG_TN > 4
-    WG_STRIP(4)
-#endif
-#if WG_TN > 2
-    WG_STRIP(2)
-#endif
-    WG_STRIP(1)
+    if (n_in >= WG_TM) {
+        uint js = min(j0, n_in - WG_TM);
+        WG_STRIPS(WG_ROW_DIRECT)
+    } else {
+        uint js = 0, jr[WG_TM];
+#pragma unroll
+        for (int r = 0; r < WG_TM; r++)
+            jr[r] = min(j0 + r, n_in - 1);
+        WG_STRIPS(WG_ROW_CLAMPED)
+    }
 }
