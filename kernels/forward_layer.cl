@@ -10,13 +10,16 @@
  * load (vloadN), and each of the FWD_TM rows of A_prev contributes one broadcast scalar: per j,
  * one vector load and FWD_TM vector FMAs. On a CPU (PoCL) a work-item is one loop iteration,
  * so the vector types are what reaches the SIMD units (PoCL's implicit vectoriser does not
- * vectorise a work-item loop that contains the j loop). FWD_TN is 2, 4, 8 or 16.
+ * vectorise a work-item loop that contains the j loop). FWD_TN is 2, 4, 8, 16 or 32; 32 is two
+ * float16 per row, so each broadcast A value feeds two FMAs: on cores with two 512-bit FMA
+ * ports one broadcast per FMA left them a quarter idle (host/cl/cl_program.c).
  *
  * Edges: rows past B are clamped for loading (no branch in the inner loop) and not stored.
  * Columns: a full tile runs one strip of FWD_TN columns; the last, partial tile runs strips of
- * 8, 4, 2 and 1 columns, so a narrow layer (n_out = 10) stays vectorised and never reads past
- * a row. Each output is one fma chain over j in order, then + b, then the activation by the
- * vector built-ins (same formulas, same OpenCL ulp bounds as the scalar ones).
+ * 16 (when FWD_TN is 32), 8, 4, 2 and 1 columns, so a narrow layer (n_out = 10) stays
+ * vectorised and never reads past a row. Each output is one fma chain over j in order, then
+ * + b, then the activation by the vector built-ins (same formulas, same OpenCL ulp bounds as
+ * the scalar ones).
  * Twin: ref_forward_layer in host/ref/ref_kernels.c. */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
@@ -32,8 +35,8 @@
 #include "vec.cl"
 #endif
 
-#if FWD_TN != 2 && FWD_TN != 4 && FWD_TN != 8 && FWD_TN != 16
-#error "FWD_TN must be 2, 4, 8 or 16"
+#if FWD_TN != 2 && FWD_TN != 4 && FWD_TN != 8 && FWD_TN != 16 && FWD_TN != 32
+#error "FWD_TN must be 2, 4, 8, 16 or 32"
 #endif
 
 /* act_apply of activations.cl on a vector z of N floats, lane by lane the same formulas: the
@@ -54,37 +57,46 @@
 /* Floats of FWD_TM rows of N columns, rounded up to whole float16s. */
 #define FWD_PACK(N) ((FWD_TM * (N) + 15) / 16 * 16)
 
-/* Columns [k, k+N) for all FWD_TM rows, N at a time while they fit below kend. The loops over
- * r must be unrolled: then acc[] lives in registers (without the pragma PoCL's build keeps it
- * in memory and runs 5x slower). */
-#define FWD_STRIP(N)                                                                              \
-    for (; k + N <= kend; k += N) {                                                               \
-        VEC(N) acc[FWD_TM];                                                                       \
+/* Columns [k, k + N * NV) for all FWD_TM rows, as NV vectors of N per row, while they fit
+ * below kend. NV = 2 (FWD_TN 32) halves the broadcasts per FMA: each A value feeds two
+ * vector FMAs (see FWD_TN above). The loops over r and v must be unrolled: then acc[][] lives
+ * in registers (without the pragma PoCL's build keeps it in memory and runs 5x slower). */
+#define FWD_STRIP(N, NV)                                                                          \
+    for (; k + N * NV <= kend; k += N * NV) {                                                     \
+        VEC(N) acc[FWD_TM][NV];                                                                   \
         _Pragma("unroll") for (int r = 0; r < FWD_TM; r++)                                        \
-            acc[r] = (VEC(N))0.0f;                                                                \
+            _Pragma("unroll") for (int v = 0; v < NV; v++)                                        \
+                acc[r][v] = (VEC(N))0.0f;                                                         \
         __global const float *w = W + k;                                                          \
         for (uint j = 0; j < n_in; j++, w += n_out) {                                             \
-            VEC(N) wv = VLOAD(N, w);                                                              \
-            _Pragma("unroll") for (int r = 0; r < FWD_TM; r++)                                    \
-                acc[r] = fma((VEC(N))row[r][j], wv, acc[r]);                                      \
+            VEC(N) wv[NV];                                                                        \
+            _Pragma("unroll") for (int v = 0; v < NV; v++)                                        \
+                wv[v] = VLOAD(N, w + v * N);                                                      \
+            _Pragma("unroll") for (int r = 0; r < FWD_TM; r++) {                                  \
+                float a_ = row[r][j];                                                             \
+                _Pragma("unroll") for (int v = 0; v < NV; v++)                                    \
+                    acc[r][v] = fma((VEC(N))a_, wv[v], acc[r][v]);                                \
+            }                                                                                     \
         }                                                                                         \
-        VEC(N) bv = VLOAD(N, bias + k);                                                           \
         if (N == 16) {                                                                            \
             _Pragma("unroll") for (int r = 0; r < FWD_TM; r++) {                                  \
                 if (b0 + r >= B)                                                                  \
                     break;                                                                        \
-                VEC(N) z = acc[r] + bv;                                                           \
-                FWD_ACT(N, z);                                                                    \
-                VSTORE(N, z, A + (ulong)(b0 + r) * n_out + k);                                    \
+                _Pragma("unroll") for (int v = 0; v < NV; v++) {                                  \
+                    VEC(N) z = acc[r][v] + VLOAD(N, bias + k + v * N);                            \
+                    FWD_ACT(N, z);                                                                \
+                    VSTORE(N, z, A + (ulong)(b0 + r) * n_out + k + v * N);                        \
+                }                                                                                 \
             }                                                                                     \
         } else {                                                                                  \
             /* A narrow strip: the FWD_TM rows' N columns packed into float16s, so that the       \
              * activation runs once per 16 values and not once per row on a short vector (the     \
              * tanh or exp of a float2 costs as much as of a float16: 10-unit layers ran their    \
              * epilogue at a quarter of the speed). The lanes past FWD_TM * N hold 0. */          \
+            VEC(N) bv = VLOAD(N, bias + k); /* NV is 1 here */                                    \
             float t[FWD_PACK(N)];                                                                 \
             _Pragma("unroll") for (int r = 0; r < FWD_TM; r++)                                    \
-                VSTORE(N, acc[r] + bv, t + r * N);                                                \
+                VSTORE(N, acc[r][0] + bv, t + r * N);                                             \
             _Pragma("unroll") for (int i = FWD_TM * N; i < FWD_PACK(N); i++) t[i] = 0.0f;         \
             _Pragma("unroll") for (int i = 0; i < FWD_PACK(N) / 16; i++) {                        \
                 float16 z = vload16(i, t);                                                        \
@@ -111,17 +123,22 @@ __kernel void forward_layer(__global const float *restrict A_prev, __global cons
     for (int r = 0; r < FWD_TM; r++)
         row[r] = A_prev + (ulong)min(b0 + r, B - 1) * n_in;
     uint k = k0, kend = min(k0 + FWD_TN, n_out);
-    FWD_STRIP(FWD_TN)
+#if FWD_TN == 32
+    FWD_STRIP(16, 2)
+    FWD_STRIP(16, 1)
+#else
+    FWD_STRIP(FWD_TN, 1)
+#endif
 #if FWD_TN > 8
-    FWD_STRIP(8)
+    FWD_STRIP(8, 1)
 #endif
 #if FWD_TN > 4
-    FWD_STRIP(4)
+    FWD_STRIP(4, 1)
 #endif
 #if FWD_TN > 2
-    FWD_STRIP(2)
+    FWD_STRIP(2, 1)
 #endif
-    FWD_STRIP(1)
+    FWD_STRIP(1, 1)
 }
 
 /* forward_layer_t - the same layer forward for a narrow layer (n_out <= 16), from W^T

@@ -133,7 +133,8 @@ __kernel void hidden_delta(__global const float *restrict D, __global const floa
  * forward kernel's speed; the transpose of the small hidden weight matrices costs less than the
  * time saved for batches of 16 and more (BENCHMARKS.md). Each output is one fma chain over k in
  * order, then the product with act'. Work-item block HT_TM x HT_TN (rows b, columns j), global
- * size (ceil(n_in/HT_TN), ceil(B/HT_TM)); edges as in forward_layer.cl. HT_TN is 2, 4, 8 or 16.
+ * size (ceil(n_in/HT_TN), ceil(B/HT_TM)); edges as in forward_layer.cl. HT_TN is 2, 4, 8, 16 or
+ * 32.
  * Twin: ref_hidden_delta_t. */
 #ifndef HT_TM
 #define HT_TM 8
@@ -141,8 +142,8 @@ __kernel void hidden_delta(__global const float *restrict D, __global const floa
 #ifndef HT_TN
 #define HT_TN 16
 #endif
-#if HT_TN != 2 && HT_TN != 4 && HT_TN != 8 && HT_TN != 16
-#error "HT_TN must be 2, 4, 8 or 16"
+#if HT_TN != 2 && HT_TN != 4 && HT_TN != 8 && HT_TN != 16 && HT_TN != 32
+#error "HT_TN must be 2, 4, 8, 16 or 32"
 #endif
 
 /* act_deriv_from_output of activations.cl on a vector a of N floats, lane by lane the same
@@ -153,24 +154,33 @@ __kernel void hidden_delta(__global const float *restrict D, __global const floa
      : act_prev == ACT_RELU  ? select((VEC(N))0.0f, (VEC(N))1.0f, (a) > 0.0f)                     \
                              : (VEC(N))1.0f)
 
-/* Columns [j, j+N) for all HT_TM rows, N at a time while they fit below jend. */
-#define HT_STRIP(N)                                                                               \
-    for (; j + N <= jend; j += N) {                                                               \
-        VEC(N) acc[HT_TM];                                                                        \
+/* Columns [j, j + N * NV) for all HT_TM rows, as NV vectors of N per row, while they fit
+ * below jend (NV = 2 for HT_TN 32, as in forward_layer.cl). */
+#define HT_STRIP(N, NV)                                                                           \
+    for (; j + N * NV <= jend; j += N * NV) {                                                     \
+        VEC(N) acc[HT_TM][NV];                                                                    \
         _Pragma("unroll") for (int r = 0; r < HT_TM; r++)                                         \
-            acc[r] = (VEC(N))0.0f;                                                                \
+            _Pragma("unroll") for (int v = 0; v < NV; v++)                                        \
+                acc[r][v] = (VEC(N))0.0f;                                                         \
         __global const float *w = WT + j;                                                         \
         for (uint k = 0; k < n_out; k++, w += n_in) {                                             \
-            VEC(N) wv = VLOAD(N, w);                                                              \
-            _Pragma("unroll") for (int r = 0; r < HT_TM; r++)                                     \
-                acc[r] = fma((VEC(N))drow[r][k], wv, acc[r]);                                     \
+            VEC(N) wv[NV];                                                                        \
+            _Pragma("unroll") for (int v = 0; v < NV; v++)                                        \
+                wv[v] = VLOAD(N, w + v * N);                                                      \
+            _Pragma("unroll") for (int r = 0; r < HT_TM; r++) {                                   \
+                float d_ = drow[r][k];                                                            \
+                _Pragma("unroll") for (int v = 0; v < NV; v++)                                    \
+                    acc[r][v] = fma((VEC(N))d_, wv[v], acc[r][v]);                                \
+            }                                                                                     \
         }                                                                                         \
         _Pragma("unroll") for (int r = 0; r < HT_TM; r++) {                                       \
             if (b0 + r >= B)                                                                      \
                 break;                                                                            \
-            ulong i = (ulong)(b0 + r) * n_in + j;                                                 \
-            VEC(N) a = VLOAD(N, A_prev + i);                                                      \
-            VSTORE(N, acc[r] * HT_DERIV(N, a), D_prev + i);                                       \
+            _Pragma("unroll") for (int v = 0; v < NV; v++) {                                      \
+                ulong i = (ulong)(b0 + r) * n_in + j + v * N;                                     \
+                VEC(N) a = VLOAD(N, A_prev + i);                                                  \
+                VSTORE(N, acc[r][v] * HT_DERIV(N, a), D_prev + i);                                \
+            }                                                                                     \
         }                                                                                         \
     }
 
@@ -187,15 +197,20 @@ __kernel void hidden_delta_t(__global const float *restrict D, __global const fl
     for (int r = 0; r < HT_TM; r++)
         drow[r] = D + (ulong)min(b0 + r, B - 1) * n_out;
     uint j = j0, jend = min(j0 + HT_TN, n_in);
-    HT_STRIP(HT_TN)
+#if HT_TN == 32
+    HT_STRIP(16, 2)
+    HT_STRIP(16, 1)
+#else
+    HT_STRIP(HT_TN, 1)
+#endif
 #if HT_TN > 8
-    HT_STRIP(8)
+    HT_STRIP(8, 1)
 #endif
 #if HT_TN > 4
-    HT_STRIP(4)
+    HT_STRIP(4, 1)
 #endif
 #if HT_TN > 2
-    HT_STRIP(2)
+    HT_STRIP(2, 1)
 #endif
-    HT_STRIP(1)
+    HT_STRIP(1, 1)
 }

@@ -17,8 +17,9 @@
  * summed index: per b, the WG_TN columns of row b of D are one vector load, and the WG_TM
  * entries A_prev[b, j0..] are broadcast scalars: one load and WG_TM vector FMAs.
  * Edges: the last row block moves back inside n_in and stores only its own rows (rows are
- * clamped one by one only when n_in < WG_TM); a partial column tile runs strips of 8, 4, 2
- * and 1 columns (never reading past a row). WG_TN is 2, 4, 8 or 16.
+ * clamped one by one only when n_in < WG_TM); a partial column tile runs strips of 16 (when
+ * WG_TN is 32), 8, 4, 2 and 1 columns (never reading past a row). WG_TN is 2, 4, 8, 16 or 32
+ * (two float16 per row, as in forward_layer.cl).
  * Twin: ref_weight_grad. */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
@@ -34,51 +35,68 @@
 #include "vec.cl"
 #endif
 
-#if WG_TN != 2 && WG_TN != 4 && WG_TN != 8 && WG_TN != 16
-#error "WG_TN must be 2, 4, 8 or 16"
+#if WG_TN != 2 && WG_TN != 4 && WG_TN != 8 && WG_TN != 16 && WG_TN != 32
+#error "WG_TN must be 2, 4, 8, 16 or 32"
 #endif
 
-/* Columns [k, k+N) for all WG_TM rows js.. of the block, N at a time while they fit below kend;
- * IX(r) is the offset of row js + r in a row of A_prev. Stores only the rows from j0 on (see
- * the kernel). The loops over r must be unrolled: then acc[] lives in registers (without the
- * pragma PoCL's build keeps it in memory and runs 5x slower). */
-#define WG_STRIP(N, IX)                                                                           \
-    for (; k + N <= kend; k += N) {                                                               \
-        VEC(N) acc[WG_TM], colsum = (VEC(N))0.0f;                                                 \
-        _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                         \
-            acc[r] = (VEC(N))0.0f;                                                                \
+/* Columns [k, k + N * NV) for all WG_TM rows js.. of the block, as NV vectors of N per row,
+ * while they fit below kend; IX(r) is the offset of row js + r in a row of A_prev. Stores only
+ * the rows from j0 on (see the kernel). NV = 2 (WG_TN 32) feeds each broadcast A value to two
+ * vector FMAs. The loops over r and v must be unrolled: then acc[][] lives in registers
+ * (without the pragma PoCL's build keeps it in memory and runs 5x slower). */
+#define WG_STRIP(N, NV, IX)                                                                       \
+    for (; k + N * NV <= kend; k += N * NV) {                                                     \
+        VEC(N) acc[WG_TM][NV], colsum[NV];                                                        \
+        _Pragma("unroll") for (int v = 0; v < NV; v++) {                                          \
+            colsum[v] = (VEC(N))0.0f;                                                             \
+            _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                     \
+                acc[r][v] = (VEC(N))0.0f;                                                         \
+        }                                                                                         \
         __global const float *d = D + k, *a = A_prev + js;                                        \
         for (uint b = 0; b < B; b++, d += n_out, a += n_in) {                                     \
-            VEC(N) dv = VLOAD(N, d);                                                              \
-            _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                     \
-                acc[r] = fma((VEC(N))a[IX(r)], dv, acc[r]);                                       \
-            colsum += dv;                                                                         \
+            VEC(N) dv[NV];                                                                        \
+            _Pragma("unroll") for (int v = 0; v < NV; v++)                                        \
+                dv[v] = VLOAD(N, d + v * N);                                                      \
+            _Pragma("unroll") for (int r = 0; r < WG_TM; r++) {                                   \
+                float a_ = a[IX(r)];                                                              \
+                _Pragma("unroll") for (int v = 0; v < NV; v++)                                    \
+                    acc[r][v] = fma((VEC(N))a_, dv[v], acc[r][v]);                                \
+            }                                                                                     \
+            _Pragma("unroll") for (int v = 0; v < NV; v++)                                        \
+                colsum[v] += dv[v];                                                               \
         }                                                                                         \
         _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                         \
             if (js + r >= j0 && js + r < n_in)                                                    \
-                VSTORE(N, acc[r], dW + (ulong)(js + r) * n_out + k);                              \
+                _Pragma("unroll") for (int v = 0; v < NV; v++)                                    \
+                    VSTORE(N, acc[r][v], dW + (ulong)(js + r) * n_out + k + v * N);               \
         if (j0 == 0)                                                                              \
-            VSTORE(N, colsum, db + k);                                                            \
+            _Pragma("unroll") for (int v = 0; v < NV; v++)                                        \
+                VSTORE(N, colsum[v], db + k + v * N);                                             \
     }
 
 /* The strips of all widths for one kind of row offset IX. */
+#if WG_TN == 32
+#define WG_STRIP_BULK(IX) WG_STRIP(16, 2, IX) WG_STRIP(16, 1, IX)
+#else
+#define WG_STRIP_BULK(IX) WG_STRIP(WG_TN, 1, IX)
+#endif
 #if WG_TN > 8
-#define WG_STRIP_8(IX) WG_STRIP(8, IX)
+#define WG_STRIP_8(IX) WG_STRIP(8, 1, IX)
 #else
 #define WG_STRIP_8(IX)
 #endif
 #if WG_TN > 4
-#define WG_STRIP_4(IX) WG_STRIP(4, IX)
+#define WG_STRIP_4(IX) WG_STRIP(4, 1, IX)
 #else
 #define WG_STRIP_4(IX)
 #endif
 #if WG_TN > 2
-#define WG_STRIP_2(IX) WG_STRIP(2, IX)
+#define WG_STRIP_2(IX) WG_STRIP(2, 1, IX)
 #else
 #define WG_STRIP_2(IX)
 #endif
 #define WG_STRIPS(IX)                                                                             \
-    WG_STRIP(WG_TN, IX) WG_STRIP_8(IX) WG_STRIP_4(IX) WG_STRIP_2(IX) WG_STRIP(1, IX)
+    WG_STRIP_BULK(IX) WG_STRIP_8(IX) WG_STRIP_4(IX) WG_STRIP_2(IX) WG_STRIP(1, 1, IX)
 #define WG_ROW_DIRECT(r) (r)
 #define WG_ROW_CLAMPED(r) jr[r]
 

@@ -77,9 +77,9 @@ static void check_forward(const char *kernel, forward_twin twin, size_t B, size_
 START_TEST(forward_layer_matches_twin)
 {
     size_t B = shapes[_i][0], n_in = shapes[_i][1], n_out = shapes[_i][2];
+    clmlp_tiles tiles = tu_tiles();
     check_forward("forward_layer", ref_forward_layer, B, n_in, n_out, 1000 + (uint64_t)_i,
-                  div_up(n_out, clmlp_default_tiles.fwd_tn), div_up(B, clmlp_default_tiles.fwd_tm),
-                  8, 8);
+                  div_up(n_out, tiles.fwd_tn), div_up(B, tiles.fwd_tm), 8, 8);
 }
 END_TEST
 
@@ -115,8 +115,8 @@ START_TEST(hidden_delta_matches_twin)
         for (size_t i = 0; i < B * n_in; i++) /* a real activation, so sigma'(a) is meaningful */
             Aprev[i] = (float)ref_act_apply(acts[a], Z[i]);
         cl_mem dA = tu_cl_in(&t, Aprev, B * n_in), dOut = tu_cl_out(&t, B * n_in);
-        TU_RUN(&t, "hidden_delta", div_up(n_in, clmlp_default_tiles.hd_tn),
-               div_up(B, clmlp_default_tiles.hd_tm), 8, 8, TU_MEM(dD), TU_MEM(dW), TU_MEM(dA),
+        TU_RUN(&t, "hidden_delta", div_up(n_in, t.tiles.hd_tn),
+               div_up(B, t.tiles.hd_tm), 8, 8, TU_MEM(dD), TU_MEM(dW), TU_MEM(dA),
                TU_MEM(dOut), TU_U32(B), TU_U32(n_in), TU_U32(n_out), TU_I32(acts[a]));
         tu_cl_read(&t, dOut, got, B * n_in);
         ref_hidden_delta(D, W, Aprev, want, B, n_in, n_out, acts[a]);
@@ -161,8 +161,8 @@ START_TEST(transpose_and_hidden_delta_t_match_twins)
         for (size_t i = 0; i < B * n_in; i++) /* a real activation, so sigma'(a) is meaningful */
             Aprev[i] = (float)ref_act_apply(acts[a], Z[i]);
         cl_mem dA = tu_cl_in(&t, Aprev, B * n_in), dOut = tu_cl_out(&t, B * n_in);
-        TU_RUN(&t, "hidden_delta_t", div_up(n_in, clmlp_default_tiles.ht_tn),
-               div_up(B, clmlp_default_tiles.ht_tm), 8, 8, TU_MEM(dD), TU_MEM(dWT), TU_MEM(dA),
+        TU_RUN(&t, "hidden_delta_t", div_up(n_in, t.tiles.ht_tn),
+               div_up(B, t.tiles.ht_tm), 8, 8, TU_MEM(dD), TU_MEM(dWT), TU_MEM(dA),
                TU_MEM(dOut), TU_U32(B), TU_U32(n_in), TU_U32(n_out), TU_I32(acts[a]));
         tu_cl_read(&t, dOut, got, B * n_in);
         ref_hidden_delta_t(D, WT, Aprev, want, B, n_in, n_out, acts[a]);
@@ -202,8 +202,8 @@ START_TEST(weight_and_bias_grad_match_twins)
     float *want_b = malloc(n_out * 4), *got_b = malloc(n_out * 4), *sum_b = malloc(n_out * 4);
     cl_mem dA = tu_cl_in(&t, A, B * n_in), dD = tu_cl_in(&t, D, B * n_out);
     cl_mem dW = tu_cl_out(&t, nw), db = tu_cl_out(&t, n_out);
-    TU_RUN(&t, "weight_grad", div_up(n_out, clmlp_default_tiles.wg_tn),
-           div_up(n_in, clmlp_default_tiles.wg_tm), 8, 8, TU_MEM(dA), TU_MEM(dD), TU_MEM(dW),
+    TU_RUN(&t, "weight_grad", div_up(n_out, t.tiles.wg_tn),
+           div_up(n_in, t.tiles.wg_tm), 8, 8, TU_MEM(dA), TU_MEM(dD), TU_MEM(dW),
            TU_MEM(db), TU_U32(B), TU_U32(n_in), TU_U32(n_out));
     tu_cl_read(&t, dW, got, nw);
     tu_cl_read(&t, db, got_b, n_out);

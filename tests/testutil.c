@@ -69,6 +69,22 @@ int tu_close(const char *label, const float *got, const float *want, size_t n,
     return bad == 0;
 }
 
+clmlp_tiles tu_tiles(void)
+{
+    const char *name = getenv("CLMLP_TEST_TILES");
+    if (!name || !*name || strcmp(name, "cpu") == 0)
+        return clmlp_default_tiles;
+    if (strcmp(name, "gpu") == 0)
+        return clmlp_tiles_for_device(CL_DEVICE_TYPE_GPU);
+    if (strcmp(name, "cpu16") == 0) {
+        clmlp_tiles t = clmlp_default_tiles;
+        t.fwd_tn = t.wg_tn = t.ht_tn = 16;
+        return t;
+    }
+    ck_abort_msg("CLMLP_TEST_TILES=%s: expected cpu, gpu or cpu16", name);
+    return clmlp_default_tiles; /* not reached */
+}
+
 void tu_cl_open(tu_cl *t)
 {
     memset(t, 0, sizeof *t);
@@ -87,7 +103,8 @@ void tu_cl_open(tu_cl *t)
     char opts[256];
     st = clmlp_cl_kernel_sources(src, 32, &count, &owned, t->err, sizeof t->err);
     ck_assert_msg(st == CLMLP_OK, "%s", t->err);
-    clmlp_cl_build_options(&clmlp_default_tiles, opts, sizeof opts);
+    t->tiles = tu_tiles();
+    clmlp_cl_build_options(&t->tiles, opts, sizeof opts);
     st = clmlp_cl_build(t->ctx, t->dev, src, count, opts, 0, &t->prog, t->err, sizeof t->err);
     if (owned)
         clmlp_cl_free_sources(src, count);

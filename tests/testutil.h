@@ -28,14 +28,23 @@ float *tu_abs(const float *x, size_t n);
 int tu_close(const char *label, const float *got, const float *want, size_t n,
              const float *bound, double atol, double rtol);
 
-/* A context, queue and the program of all embedded kernels, on the default device. */
+/* A context, queue and the program of all embedded kernels, on the default device, built with
+ * the tile sizes `tiles` (see tu_tiles). */
 typedef struct tu_cl {
     cl_device_id dev;
     cl_context ctx;
     cl_command_queue q;
     cl_program prog;
+    clmlp_tiles tiles;
     char err[16384];
 } tu_cl;
+
+/* The tile sizes the kernel tests build with: $CLMLP_TEST_TILES = cpu (the default: the CPU
+ * defaults, whatever the device), gpu (the GPU-like defaults), or cpu16 (the CPU defaults with
+ * one float16 per row instead of two). Every set a device can get is tested on PoCL, so a
+ * kernel path only a GPU or an older default compiles is still checked against its twin. An
+ * unknown name fails the test. */
+clmlp_tiles tu_tiles(void);
 
 #define TU_GUARD 64 /* floats of sentinel after every test buffer (C07) */
 

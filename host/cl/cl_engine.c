@@ -449,16 +449,19 @@ static clmlp_status forward_all(clmlp_engine *e, size_t count)
 /* Inputs per work-item of weight_grad_narrow (WGN_TJ in kernels/weight_grad_narrow.cl). */
 #define WGRAD_NARROW_J 32
 
+/* Floats in one CPU vector register as the kernels use it (float16, AVX-512). */
+#define CPU_VECTOR_FLOATS 16
+
 /* Whether layer l's weight gradient runs weight_grad_narrow: on a CPU-like device, when the
- * layer's units leave a partial column tile that is most of the layer (fewer than two tiles,
- * not a multiple of one: 10 or 17 units with 16-wide tiles). weight_grad then runs part of its
- * vectors empty; weight_grad_narrow, vectorised along the inputs, uses every lane: 2.0x the
- * speed for 10 units, 1.27x for 17, 1.2x for 26 (one core, tools/bench_gemm.c, BENCHMARKS.md),
- * the same sums bit for bit.
+ * layer's units leave a partial float16 that is most of the layer (fewer than two float16s,
+ * not a multiple of one: 10 or 17 units). weight_grad then runs part of its vectors empty;
+ * weight_grad_narrow, vectorised along the inputs, uses every lane: 2.0x the speed for 10
+ * units, 1.27x for 17, 1.2x for 26 (one core, tools/bench_gemm.c, BENCHMARKS.md), the same
+ * sums bit for bit. A 32- or 64-unit layer stays on weight_grad, which is faster there.
  * Not on GPUs: their 4-wide tiles waste little, and it is tuned for CPU vector units. */
 static int use_weight_grad_narrow(const cl_state *s, size_t n_out)
 {
-    return !s->gpu_like && n_out < 2 * (size_t)s->t.wg_tn && n_out % s->t.wg_tn != 0;
+    return !s->gpu_like && n_out < 2 * CPU_VECTOR_FLOATS && n_out % CPU_VECTOR_FLOATS != 0;
 }
 
 /* Output delta, hidden deltas, then all gradients: no weight changes before every delta is

@@ -219,18 +219,21 @@ clmlp_status clmlp_cl_launch(cl_command_queue q, cl_kernel k, cl_uint dims,
 }
 
 /* CPU-like devices (PoCL): one work-item is one iteration of a loop on one core, so the
- * block is sized for the core's registers. forward_layer and weight_grad keep 8 float16
- * accumulators (8 rows x 16 columns): per step one 64-byte vector load of W (or D) and 8
- * FMAs with the A operand broadcast from memory, 9 of the 32 AVX-512 registers. On one EPYC
- * core this runs at ~115 GFLOP/s, the FMA peak; 4, 6, 12 and 16 rows x 16 were no faster and
- * 8 x 8 was 1.3x slower (tools/bench_gemm.c, BENCHMARKS.md). 8 rows (not 16) leave batch 32
- * four row blocks, so two cores get enough work-groups. hidden_delta_t has forward_layer's
- * inner loop and gets its block. hidden_delta (used below 32 rows) sums along its contiguous
- * k with 4 x 4 accumulators of float8 (16 registers, 8 loads per 16 FMAs); float16 sums were
- * no faster for n_out = 128 and slower for n_out = 10. */
+ * block is sized for the core's registers. forward_layer, weight_grad and hidden_delta_t keep
+ * 8 rows x 32 columns, as two float16 accumulators per row (16 of the 32 AVX-512 registers):
+ * per step two 64-byte vector loads of W (or D, or W^T) and 16 FMAs, each A value broadcast
+ * from memory once for two of them. With 8 x 16 (one float16 per row) every FMA needed its
+ * own broadcast: on one core of a Xeon with two 512-bit FMA ports that ran at ~73% of its FMA
+ * peak, and 8 x 32 at ~98% (1.33x forward_layer, 1.38x weight_grad, 1.3x hidden_delta_t at
+ * 128 x 784 x 256, tools/bench_gemm.c, BENCHMARKS.md); on a Zen 4 core (one 512-bit FMA per
+ * cycle) 8 x 16 already reached the peak, and 4, 6, 12 and 16 rows x 16 were no faster. 8
+ * rows (not 16) leave batch 32 four row blocks, so two cores get enough work-groups.
+ * hidden_delta (used below 32 rows) sums along its contiguous k with 4 x 4 accumulators of
+ * float8 (16 registers, 8 loads per 16 FMAs); float16 sums were no faster for n_out = 128 and
+ * slower for n_out = 10. */
 const clmlp_tiles clmlp_default_tiles = {
-    .fwd_tm = 8, .fwd_tn = 16, .hd_tm = 4, .hd_tn = 4, .wg_tm = 8, .wg_tn = 16, .hd_v = 8,
-    .ht_tm = 8, .ht_tn = 16,
+    .fwd_tm = 8, .fwd_tn = 32, .hd_tm = 4, .hd_tn = 4, .wg_tm = 8, .wg_tn = 32, .hd_v = 8,
+    .ht_tm = 8, .ht_tn = 32,
 };
 
 /* GPU-like devices: many threads each with few registers, and neighbouring work-items should
