@@ -57,27 +57,13 @@
 /* Floats of FWD_TM rows of N columns, rounded up to whole float16s. */
 #define FWD_PACK(N) ((FWD_TM * (N) + 15) / 16 * 16)
 
-/* Columns [k, k + N * NV) for all FWD_TM rows, as NV vectors of N per row, while they fit
- * below kend. NV = 2 (FWD_TN 32) halves the broadcasts per FMA: each A value feeds two
- * vector FMAs (see FWD_TN above). The loops over r and v must be unrolled: then acc[][] lives
- * in registers (without the pragma PoCL's build keeps it in memory and runs 5x slower). */
+/* Columns [k, k + N * NV) for all FWD_TM rows, as NV vectors of N per row (NV = 2 for FWD_TN
+ * 32), while they fit below kend: the block sum (VEC_BLOCK_SUM in vec.cl), then the epilogue.
+ * The epilogue's loops must be unrolled too. */
 #define FWD_STRIP(N, NV)                                                                          \
     for (; k + N * NV <= kend; k += N * NV) {                                                     \
         VEC(N) acc[FWD_TM][NV];                                                                   \
-        _Pragma("unroll") for (int r = 0; r < FWD_TM; r++)                                        \
-            _Pragma("unroll") for (int v = 0; v < NV; v++)                                        \
-                acc[r][v] = (VEC(N))0.0f;                                                         \
-        __global const float *w = W + k;                                                          \
-        for (uint j = 0; j < n_in; j++, w += n_out) {                                             \
-            VEC(N) wv[NV];                                                                        \
-            _Pragma("unroll") for (int v = 0; v < NV; v++)                                        \
-                wv[v] = VLOAD(N, w + v * N);                                                      \
-            _Pragma("unroll") for (int r = 0; r < FWD_TM; r++) {                                  \
-                float a_ = row[r][j];                                                             \
-                _Pragma("unroll") for (int v = 0; v < NV; v++)                                    \
-                    acc[r][v] = fma((VEC(N))a_, wv[v], acc[r][v]);                                \
-            }                                                                                     \
-        }                                                                                         \
+        VEC_BLOCK_SUM(N, NV, FWD_TM, acc, row, W + k, n_in, n_out);                               \
         if (N == 16) {                                                                            \
             _Pragma("unroll") for (int r = 0; r < FWD_TM; r++) {                                  \
                 if (b0 + r >= B)                                                                  \

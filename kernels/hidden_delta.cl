@@ -159,20 +159,7 @@ __kernel void hidden_delta(__global const float *restrict D, __global const floa
 #define HT_STRIP(N, NV)                                                                           \
     for (; j + N * NV <= jend; j += N * NV) {                                                     \
         VEC(N) acc[HT_TM][NV];                                                                    \
-        _Pragma("unroll") for (int r = 0; r < HT_TM; r++)                                         \
-            _Pragma("unroll") for (int v = 0; v < NV; v++)                                        \
-                acc[r][v] = (VEC(N))0.0f;                                                         \
-        __global const float *w = WT + j;                                                         \
-        for (uint k = 0; k < n_out; k++, w += n_in) {                                             \
-            VEC(N) wv[NV];                                                                        \
-            _Pragma("unroll") for (int v = 0; v < NV; v++)                                        \
-                wv[v] = VLOAD(N, w + v * N);                                                      \
-            _Pragma("unroll") for (int r = 0; r < HT_TM; r++) {                                   \
-                float d_ = drow[r][k];                                                            \
-                _Pragma("unroll") for (int v = 0; v < NV; v++)                                    \
-                    acc[r][v] = fma((VEC(N))d_, wv[v], acc[r][v]);                                \
-            }                                                                                     \
-        }                                                                                         \
+        VEC_BLOCK_SUM(N, NV, HT_TM, acc, drow, WT + j, n_out, n_in);                              \
         _Pragma("unroll") for (int r = 0; r < HT_TM; r++) {                                       \
             if (b0 + r >= B)                                                                      \
                 break;                                                                            \
