@@ -402,19 +402,24 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("kernels vs CPU twins");
-    TCase *tc = tcase_create("kernels");
-    tcase_set_timeout(tc, 300);
-    tcase_add_loop_test(tc, forward_layer_matches_twin, 0, N_SHAPES);
-    tcase_add_loop_test(tc, forward_layer_t_matches_twin, 0,
+    /* "tiled": the kernels whose code the tile options (-D FWD_TN ...) change; ctest runs this
+     * case again for every other tile set (CK_RUN_CASE=tiled, tests/CMakeLists.txt). */
+    TCase *tiled = tcase_create("tiled");
+    tcase_set_timeout(tiled, 300);
+    tcase_add_loop_test(tiled, forward_layer_matches_twin, 0, N_SHAPES);
+    tcase_add_loop_test(tiled, forward_layer_t_matches_twin, 0,
                         sizeof narrow_shapes / sizeof *narrow_shapes);
-    tcase_add_loop_test(tc, hidden_delta_matches_twin, 0, N_SHAPES);
-    tcase_add_loop_test(tc, transpose_and_hidden_delta_t_match_twins, 0, N_SHAPES);
-    tcase_add_loop_test(tc, weight_and_bias_grad_match_twins, 0, N_SHAPES);
-    tcase_add_loop_test(tc, output_delta_ce_matches_twin, 0, 6);
-    tcase_add_loop_test(tc, output_delta_mse_matches_twin, 0, 6);
-    tcase_add_loop_test(tc, softmax_rows_matches_twin, 0, 6);
-    tcase_add_loop_test(tc, update_kernels_match_twins, 0, 6);
-    tcase_add_loop_test(tc, gather_batch_matches_twin, 0, 3);
-    suite_add_tcase(s, tc);
+    tcase_add_loop_test(tiled, hidden_delta_matches_twin, 0, N_SHAPES);
+    tcase_add_loop_test(tiled, transpose_and_hidden_delta_t_match_twins, 0, N_SHAPES);
+    tcase_add_loop_test(tiled, weight_and_bias_grad_match_twins, 0, N_SHAPES);
+    suite_add_tcase(s, tiled);
+    TCase *rows = tcase_create("row-wise");
+    tcase_set_timeout(rows, 300);
+    tcase_add_loop_test(rows, output_delta_ce_matches_twin, 0, 6);
+    tcase_add_loop_test(rows, output_delta_mse_matches_twin, 0, 6);
+    tcase_add_loop_test(rows, softmax_rows_matches_twin, 0, 6);
+    tcase_add_loop_test(rows, update_kernels_match_twins, 0, 6);
+    tcase_add_loop_test(rows, gather_batch_matches_twin, 0, 3);
+    suite_add_tcase(s, rows);
     return tu_run_suite(s);
 }
