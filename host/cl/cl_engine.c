@@ -27,7 +27,8 @@ static const struct kernel_desc {
     cl_uint dims;
     size_t local_cpu[2], local_gpu[2];
 } kdesc[K_COUNT] = {
-    [K_GATHER] = {"gather_batch", 2, {1, 16}, {1, 64}},
+    /* A work-item copies 8 rows: a group each, so that both cores share even batch 32. */
+    [K_GATHER] = {"gather_batch", 2, {1, 1}, {1, 64}},
     [K_FORWARD] = {"forward_layer", 2, {16, 1}, {16, 16}},
     [K_DELTA_MSE] = {"output_delta_mse", 1, {64, 1}, {64, 1}},
     [K_DELTA_CE] = {"output_delta_ce", 1, {64, 1}, {64, 1}},
@@ -45,6 +46,9 @@ static const struct kernel_desc {
     [K_WGRAD_NARROW] = {"weight_grad_narrow", 1, {1, 1}, {64, 1}},
     [K_FORWARD_T] = {"forward_layer_t", 2, {1, 1}, {1, 64}},
 };
+
+/* Rows per work-item of gather_batch (GATHER_ROWS in kernels/gather_batch.cl). */
+#define GATHER_ROWS 8
 
 /* Rows per work-item of forward_layer_t (FWT_TM in kernels/forward_layer.cl), and the widest
  * layer it takes (its outputs live in one float16 per row). */
@@ -540,8 +544,8 @@ static clmlp_status cl_train_batch(clmlp_engine *e, size_t first, size_t count)
     cl_state *s = state(e);
     const clmlp_net *net = e->net;
     AT(-1, count, 0, net->sizes[0]);
-    RUN(K_GATHER, 1, count, MEM(s->X_all), MEM(s->labels_all), MEM(s->order),
-        U32(first), U32(count), U32(net->sizes[0]), MEM(s->X), MEM(s->labels));
+    RUN(K_GATHER, 1, div_up(count, GATHER_ROWS), MEM(s->X_all), MEM(s->labels_all),
+        MEM(s->order), U32(first), U32(count), U32(net->sizes[0]), MEM(s->X), MEM(s->labels));
     TRY_ST(forward_all(e, count));
     TRY_ST(backward_all(e, first, count));
     const clmlp_hyper *h = &e->hyper;
