@@ -260,7 +260,8 @@ static void check_output_delta(size_t B, size_t n, int loss_kind, int act, uint6
     cl_mem dZ = tu_cl_in(&t, Z, B * n), dy = tu_cl_in(&t, labels, B);
     cl_mem dD = tu_cl_out(&t, B * n), dl = tu_cl_out(&t, first + B), dok = tu_cl_out(&t, first + B);
     if (loss_kind == CLMLP_LOSS_CE) {
-        TU_RUN(&t, "output_delta_ce", B, 0, 64, 0, TU_MEM(dZ), TU_MEM(dy), TU_MEM(dD), TU_MEM(dl),
+        /* As the engine launches it: 8 samples per work-item (CE_ROWS), the last one partial. */
+        TU_RUN(&t, "output_delta_ce", div_up(B, 8), 0, 1, 0, TU_MEM(dZ), TU_MEM(dy), TU_MEM(dD), TU_MEM(dl),
                TU_MEM(dok), TU_U32(B), TU_U32(n), TU_U32(first));
         ref_output_delta_ce(Z, labels, D, loss, ok, B, n, first);
     } else {

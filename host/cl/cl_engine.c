@@ -31,7 +31,7 @@ static const struct kernel_desc {
     [K_GATHER] = {"gather_batch", 2, {1, 1}, {1, 64}},
     [K_FORWARD] = {"forward_layer", 2, {16, 1}, {16, 16}},
     [K_DELTA_MSE] = {"output_delta_mse", 1, {64, 1}, {64, 1}},
-    [K_DELTA_CE] = {"output_delta_ce", 1, {64, 1}, {64, 1}},
+    [K_DELTA_CE] = {"output_delta_ce", 1, {1, 1}, {64, 1}},
     [K_SOFTMAX] = {"softmax_rows", 1, {64, 1}, {64, 1}},
     [K_HIDDEN] = {"hidden_delta", 2, {16, 1}, {16, 16}},
     [K_WGRAD] = {"weight_grad", 2, {16, 1}, {16, 16}},
@@ -46,6 +46,9 @@ static const struct kernel_desc {
     [K_WGRAD_NARROW] = {"weight_grad_narrow", 1, {1, 1}, {64, 1}},
     [K_FORWARD_T] = {"forward_layer_t", 2, {1, 1}, {1, 64}},
 };
+
+/* Samples per work-item of output_delta_ce (CE_ROWS in kernels/output_delta_ce.cl). */
+#define CE_ROWS 8
 
 /* Rows per work-item of gather_batch (GATHER_ROWS in kernels/gather_batch.cl). */
 #define GATHER_ROWS 8
@@ -478,7 +481,7 @@ static clmlp_status backward_all(clmlp_engine *e, size_t first, size_t count)
     size_t n_out = net->sizes[L];
     AT(L - 1, count, 0, n_out);
     if (net->loss == CLMLP_LOSS_CE)
-        RUN(K_DELTA_CE, count, 1, MEM(s->A[L - 1]), MEM(s->labels), MEM(s->D[L - 1]), MEM(s->loss),
+        RUN(K_DELTA_CE, div_up(count, CE_ROWS), 1, MEM(s->A[L - 1]), MEM(s->labels), MEM(s->D[L - 1]), MEM(s->loss),
             MEM(s->correct), U32(count), U32(n_out), U32(first));
     else
         RUN(K_DELTA_MSE, count, 1, MEM(s->A[L - 1]), MEM(s->labels), MEM(s->D[L - 1]),
