@@ -370,9 +370,14 @@ START_TEST(update_kernels_match_twins)
 }
 END_TEST
 
+/* gather_batch, exactly (a copy), launched both ways the engine does: a CPU's one chunk column
+ * (each work-item walks whole rows) and a GPU's ceil(dim / 16) columns; 8 rows per work-item
+ * (GATHER_ROWS) with the last group partial (count 13, 74, 135: 8k + 5, 2, 7) and rows with
+ * and without whole 16-float chunks and a tail (dim 37, 48, 5). */
 START_TEST(gather_batch_matches_twin)
 {
-    size_t n = 257, dim = 37, first = 100, count = 13 + _i * 61; /* 13, 74, 135: 8k + 5, 2 and 7 */
+    static const size_t dims[] = {37, 48, 5};
+    size_t n = 257, dim = dims[_i], first = 100, count = 13 + (size_t)_i * 61;
     tu_cl t;
     tu_cl_open(&t);
     clmlp_rng rng;
@@ -384,18 +389,22 @@ START_TEST(gather_batch_matches_twin)
         y[i] = (int32_t)(i % 10), order[i] = (uint32_t)i;
     clmlp_rng_shuffle(&rng, order, n);
     float *Xw = malloc(count * dim * 4), *Xg = malloc(count * dim * 4);
-    cl_mem dX = tu_cl_in(&t, X, n * dim), dy = tu_cl_in(&t, y, n), dord = tu_cl_in(&t, order, n);
-    cl_mem oX = tu_cl_out(&t, count * dim), oy = tu_cl_out(&t, count);
-    /* As the engine launches it: 8 rows per work-item (GATHER_ROWS), the last one partial. */
-    TU_RUN(&t, "gather_batch", 1, div_up(count, 8), 1, 1, TU_MEM(dX), TU_MEM(dy), TU_MEM(dord),
-           TU_U32(first), TU_U32(count), TU_U32(dim), TU_MEM(oX), TU_MEM(oy));
-    tu_cl_read(&t, oX, Xg, count * dim);
-    tu_cl_read(&t, oy, yg, count);
     ref_gather_batch(X, y, order, first, count, dim, Xw, yw);
-    ck_assert_mem_eq(Xg, Xw, count * dim * 4); /* a copy: exact */
-    ck_assert_mem_eq(yg, yw, count * 4);
+    cl_mem dX = tu_cl_in(&t, X, n * dim), dy = tu_cl_in(&t, y, n), dord = tu_cl_in(&t, order, n);
+    const size_t launch[2][2] = {{1, 1}, {div_up(dim, 16), 64}}; /* chunk columns, local x */
+    for (int l = 0; l < 2; l++) {
+        cl_mem oX = tu_cl_out(&t, count * dim), oy = tu_cl_out(&t, count);
+        TU_RUN(&t, "gather_batch", launch[l][0], div_up(count, 8), launch[l][1], 1, TU_MEM(dX),
+               TU_MEM(dy), TU_MEM(dord), TU_U32(first), TU_U32(count), TU_U32(dim), TU_MEM(oX),
+               TU_MEM(oy));
+        tu_cl_read(&t, oX, Xg, count * dim);
+        tu_cl_read(&t, oy, yg, count);
+        ck_assert_msg(memcmp(Xg, Xw, count * dim * 4) == 0, "gather rows, launch %d dim %zu", l,
+                      dim);
+        ck_assert_msg(memcmp(yg, yw, count * 4) == 0, "gather labels, launch %d", l);
+        clReleaseMemObject(oX), clReleaseMemObject(oy);
+    }
     clReleaseMemObject(dX), clReleaseMemObject(dy), clReleaseMemObject(dord);
-    clReleaseMemObject(oX), clReleaseMemObject(oy);
     free(X), free(y), free(yw), free(yg), free(order), free(Xw), free(Xg);
     tu_cl_close(&t);
 }

@@ -27,8 +27,9 @@ static const struct kernel_desc {
     cl_uint dims;
     size_t local_cpu[2], local_gpu[2];
 } kdesc[K_COUNT] = {
-    /* A work-item copies 8 rows: a group each, so that both cores share even batch 32. */
-    [K_GATHER] = {"gather_batch", 2, {1, 1}, {1, 64}},
+    /* A work-item copies 8 rows: a group each on a CPU, so that both cores share even batch
+     * 32; on a GPU, 64 threads along the rows' chunks. */
+    [K_GATHER] = {"gather_batch", 2, {1, 1}, {64, 1}},
     [K_FORWARD] = {"forward_layer", 2, {16, 1}, {16, 16}},
     [K_DELTA_MSE] = {"output_delta_mse", 1, {64, 1}, {64, 1}},
     [K_DELTA_CE] = {"output_delta_ce", 1, {1, 1}, {64, 1}},
@@ -547,7 +548,9 @@ static clmlp_status cl_train_batch(clmlp_engine *e, size_t first, size_t count)
     cl_state *s = state(e);
     const clmlp_net *net = e->net;
     AT(-1, count, 0, net->sizes[0]);
-    RUN(K_GATHER, 1, div_up(count, GATHER_ROWS), MEM(s->X_all), MEM(s->labels_all),
+    /* A CPU core walks whole rows; a GPU thread takes one 16-float chunk of each of its rows. */
+    size_t chunks = s->gpu_like ? div_up(net->sizes[0], 16) : 1;
+    RUN(K_GATHER, chunks, div_up(count, GATHER_ROWS), MEM(s->X_all), MEM(s->labels_all),
         MEM(s->order), U32(first), U32(count), U32(net->sizes[0]), MEM(s->X), MEM(s->labels));
     TRY_ST(forward_all(e, count));
     TRY_ST(backward_all(e, first, count));
