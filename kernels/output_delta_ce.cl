@@ -1,20 +1,25 @@
 /* output_delta_ce.cl - softmax + cross-entropy: error term, per-sample loss and correctness.
- *   m = max_k z_k,  ls = log sum_k exp(z_k - m)               (never overflows: shared/cases C02)
+ *   m = max_k z_k (at index best),  ls = log sum_k exp(z_k - m) = log1p(rest),
+ *   rest = sum over k != best of exp(z_k - m)                 (never overflows: shared/cases C02)
  *   loss[first+b] = (m - z[label]) + ls   (not -log p_y, which is inf once p_y underflows to 0;
  *                   and not (m + ls) - z[label], which loses ls in the rounding of m when the
  *                   logits are large: C02 case D, logits 1e4, needs ln 4 to 1e-5)
  *   D[b,k] = (exp((z_k - m) - ls) - y_k) / B
  *   correct[first+b] = (argmax_k z == label)   (ties go to the lowest index)
+ * ls is log1p of the terms past the maximum, not log of 1 + them: with many classes far below
+ * the maximum, each term is under half an ulp of 1 and a float sum starting from the max's 1
+ * drops them all (1000 classes, 999 of them 20 below: ls 0 instead of 2.06e-6).
  * Softmax runs over the classes of one sample (a row), never over the batch (C05).
  * Shapes: Z B x n (logits), labels B, D B x n (=).
  *
  * A work-item takes CE_ROWS samples. With up to CE_PACK classes (the usual 10) their values
- * are packed back to back into float16s for the two exps, so exp runs 16 lanes at a time: PoCL's
- * scalar exp call cost ~5 ns, and this kernel took 27 us of a 1240 us step at batch 256 on one
- * core of a Zen 5 (as much as the SGD update of all 235k parameters), against ~0.3 ns a value
- * for a float16 exp. Wider rows run one value at a time. Both evaluate the same formulas in
- * the same order; the vector exp may round differently from the scalar one (both within
- * OpenCL's 3 ulp), so the two paths agree to a few ulp, not bit for bit.
+ * are packed back to back into float16s for the two exps, and the rows' log1p taken as one
+ * float8, so they run 16 (8) lanes at a time: the scalar exps cost ~5 ns a value in this
+ * kernel, and it took 28 us of a 1240 us step at batch 256 on one core of a Zen 5 (as much as
+ * the SGD update of all 235k parameters), against ~0.3 ns a value for a float16 exp (10.7 us,
+ * BENCHMARKS.md). Wider rows run one value at a time. Both evaluate the same formulas in the
+ * same order; a vector exp may round differently from a scalar one (both within OpenCL's 3
+ * ulp), so the two paths agree to a few ulp, not bit for bit.
  * Twin: ref_output_delta_ce. */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
@@ -45,10 +50,11 @@ static inline void ce_row(__global const float *z, int label, __global float *d,
                           uint n, float *loss, int *correct)
 {
     uint best = argmax_row(z, n);
-    float m = z[best], s = 0.0f;
+    float m = z[best], rest = 0.0f;
     for (uint k = 0; k < n; k++)
-        s += exp(z[k] - m);
-    float ls = log(s);
+        if (k != best)
+            rest += exp(z[k] - m);
+    float ls = log1p(rest);
     for (uint k = 0; k < n; k++)
         d[k] = (exp((z[k] - m) - ls) - (k == (uint)label ? 1.0f : 0.0f)) * inv_b;
     *loss = (m - z[label]) + ls;
@@ -75,6 +81,7 @@ __kernel void output_delta_ce(__global const float *restrict Z, __global const i
         }
         return;
     }
+    /* The rows' values back to back in t (row r at r * n), zeros after them. */
     __global const float *z = Z + (ulong)b0 * n;
     uint count = rows * n, padded = (count + 15) / 16 * 16;
     float t[CE_ROWS * CE_PACK], m[CE_ROWS], ls[CE_ROWS];
@@ -89,12 +96,15 @@ __kernel void output_delta_ce(__global const float *restrict Z, __global const i
         t[i] = 0.0f;
     exp_packed(t, padded);
     for (uint r = 0; r < CE_ROWS; r++) {
-        float s = 0.0f;
-        for (uint k = 0; k < n; k++)
-            s += t[r * n + k];
-        ls[r] = r < rows ? s : 1.0f;
+        float rest = 0.0f;
+        if (r < rows) {
+            t[r * n + best[r]] = 0.0f; /* the maximum's exp(0) = 1 is not part of rest */
+            for (uint k = 0; k < n; k++)
+                rest += t[r * n + k];
+        }
+        ls[r] = rest; /* rows past the batch: log1p(0), unused */
     }
-    vstore8(log(vload8(0, ls)), 0, ls);
+    vstore8(log1p(vload8(0, ls)), 0, ls);
     for (uint r = 0; r < rows; r++)
         for (uint k = 0; k < n; k++)
             t[r * n + k] = (z[r * n + k] - m[r]) - ls[r];

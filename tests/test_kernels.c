@@ -326,6 +326,78 @@ START_TEST(softmax_rows_matches_twin)
 }
 END_TEST
 
+/* Rows that broke a softmax before (found by a helper trying to break output_delta_ce): the
+ * maximum tied at 1e30 or 3e38, where lse = m + ls loses ls even in double (C02's kind), and
+ * many classes far below the maximum, whose terms are each under half an ulp of 1, so a float
+ * sum that starts from the maximum's 1 drops them all (ls 0 instead of 2.06e-6). Each row,
+ * repeated for 9 samples (a full and a partial work-item of output_delta_ce), must give the
+ * loss of the same formula in long double, and the kernels must match their twins. */
+static const struct {
+    size_t n, label;
+    float top, rest; /* z = {top, rest, rest, ...} unless `tie`: z = {rest, top, top, ...} */
+    int tie;
+} softmax_rows_hard[] = {
+    {2, 0, 1e30f, 1e30f, 0},   {2, 1, -1e30f, -1e30f, 0}, {10, 1, 3e38f, -3e38f, 1},
+    {1000, 0, 0, -20, 0},      {18, 0, 0, -16.637f, 0},   {16, 0, 0, -16.637f, 0},
+    {10, 9, 5, -1e4f, 0},
+};
+
+static double hard_row_loss(const float *z, size_t n, size_t label)
+{
+    size_t best = 0;
+    for (size_t k = 1; k < n; k++)
+        if (z[k] > z[best])
+            best = k;
+    long double m = z[best], rest = 0;
+    for (size_t k = 0; k < n; k++)
+        if (k != best)
+            rest += expl((long double)z[k] - m);
+    return (double)((m - z[label]) + log1pl(rest));
+}
+
+START_TEST(softmax_hard_rows_match)
+{
+    size_t n = softmax_rows_hard[_i].n, label = softmax_rows_hard[_i].label, B = 9, first = 2;
+    tu_cl t;
+    tu_cl_open(&t);
+    float *Z = malloc(B * n * 4), *D = malloc(B * n * 4), *Dg = malloc(B * n * 4);
+    float *P = malloc(B * n * 4), *Pg = malloc(B * n * 4);
+    float *loss = malloc((first + B) * 4), *lossg = malloc((first + B) * 4);
+    int32_t *labels = malloc(B * 4), *ok = malloc((first + B) * 4), *okg = malloc((first + B) * 4);
+    for (size_t b = 0; b < B; b++) {
+        labels[b] = (int32_t)label;
+        for (size_t k = 0; k < n; k++)
+            Z[b * n + k] = (k == 0) != (softmax_rows_hard[_i].tie != 0) ? softmax_rows_hard[_i].top
+                                                                        : softmax_rows_hard[_i].rest;
+    }
+    cl_mem dZ = tu_cl_in(&t, Z, B * n), dy = tu_cl_in(&t, labels, B);
+    cl_mem dD = tu_cl_out(&t, B * n), dl = tu_cl_out(&t, first + B), dok = tu_cl_out(&t, first + B);
+    cl_mem dP = tu_cl_out(&t, B * n);
+    TU_RUN(&t, "output_delta_ce", div_up(B, 8), 0, 1, 0, TU_MEM(dZ), TU_MEM(dy), TU_MEM(dD),
+           TU_MEM(dl), TU_MEM(dok), TU_U32(B), TU_U32(n), TU_U32(first));
+    TU_RUN(&t, "softmax_rows", B, 0, 64, 0, TU_MEM(dZ), TU_MEM(dP), TU_U32(B), TU_U32(n));
+    tu_cl_read(&t, dD, Dg, B * n);
+    tu_cl_read(&t, dl, lossg, first + B);
+    tu_cl_read(&t, dP, Pg, B * n);
+    ref_output_delta_ce(Z, labels, D, loss, ok, B, n, first);
+    ref_softmax_rows(Z, P, B, n);
+    double want = hard_row_loss(Z, n, label);
+    for (size_t b = 0; b < B; b++) {
+        ck_assert_msg(fabs(loss[first + b] - want) <= 1e-6 + 1e-5 * fabs(want),
+                      "twin loss %.9g, want %.9g (n %zu)", loss[first + b], want, n);
+        ck_assert_msg(fabs(lossg[first + b] - want) <= 1e-6 + 1e-5 * fabs(want),
+                      "kernel loss %.9g, want %.9g (n %zu)", lossg[first + b], want, n);
+    }
+    ck_assert(tu_close("hard rows D", Dg, D, B * n, NULL, 1e-6, 1e-5));
+    ck_assert(tu_close("hard rows P", Pg, P, B * n, NULL, 1e-6, 1e-5));
+    clReleaseMemObject(dZ), clReleaseMemObject(dy), clReleaseMemObject(dD);
+    clReleaseMemObject(dl), clReleaseMemObject(dok), clReleaseMemObject(dP);
+    free(Z), free(D), free(Dg), free(P), free(Pg), free(loss), free(lossg), free(labels);
+    free(ok), free(okg);
+    tu_cl_close(&t);
+}
+END_TEST
+
 static const size_t update_sizes[] = {1, 3, 17, 255, 784, 200960};
 
 /* Updates: one or two float operations per element; the twin rounds once from double, so the
@@ -429,6 +501,8 @@ int main(void)
     tcase_add_loop_test(rows, output_delta_ce_matches_twin, 0, 6);
     tcase_add_loop_test(rows, output_delta_mse_matches_twin, 0, 6);
     tcase_add_loop_test(rows, softmax_rows_matches_twin, 0, 6);
+    tcase_add_loop_test(rows, softmax_hard_rows_match, 0,
+                        sizeof softmax_rows_hard / sizeof *softmax_rows_hard);
     tcase_add_loop_test(rows, update_kernels_match_twins, 0, 6);
     tcase_add_loop_test(rows, gather_batch_matches_twin, 0, 3);
     suite_add_tcase(s, rows);
