@@ -16,7 +16,7 @@
  * are packed back to back into float16s for the two exps, and the rows' log1p taken as one
  * float8, so they run 16 (8) lanes at a time: the scalar exps cost ~5 ns a value in this
  * kernel, and it took 28 us of a 1240 us step at batch 256 on one core of a Zen 5 (as much as
- * the SGD update of all 235k parameters), against ~0.3 ns a value for a float16 exp (10.7 us,
+ * the SGD update of all 235k parameters), against ~0.3 ns a value for a float16 exp (11 us,
  * BENCHMARKS.md). Wider rows run one value at a time. Both evaluate the same formulas in the
  * same order; a vector exp may round differently from a scalar one (both within OpenCL's 3
  * ulp), so the two paths agree to a few ulp, not bit for bit.

@@ -482,8 +482,8 @@ static clmlp_status backward_all(clmlp_engine *e, size_t first, size_t count)
     size_t n_out = net->sizes[L];
     AT(L - 1, count, 0, n_out);
     if (net->loss == CLMLP_LOSS_CE)
-        RUN(K_DELTA_CE, div_up(count, CE_ROWS), 1, MEM(s->A[L - 1]), MEM(s->labels), MEM(s->D[L - 1]), MEM(s->loss),
-            MEM(s->correct), U32(count), U32(n_out), U32(first));
+        RUN(K_DELTA_CE, div_up(count, CE_ROWS), 1, MEM(s->A[L - 1]), MEM(s->labels),
+            MEM(s->D[L - 1]), MEM(s->loss), MEM(s->correct), U32(count), U32(n_out), U32(first));
     else
         RUN(K_DELTA_MSE, count, 1, MEM(s->A[L - 1]), MEM(s->labels), MEM(s->D[L - 1]),
             MEM(s->loss), MEM(s->correct), U32(count), U32(n_out), I32(net->act[L - 1]), U32(first));
