@@ -268,7 +268,7 @@ static clmlp_status nonfinite_error(run *r, unsigned epoch, const clmlp_epoch_re
         else
             snprintf(where, sizeof where, "; all parameters are still finite");
     }
-    char loss[32];
+    char loss[64]; /* "%g" (at most 13 characters) and the sentence after it */
     if (isnan(rep->train_loss) || isinf(rep->train_loss))
         snprintf(loss, sizeof loss, "%s", isnan(rep->train_loss) ? "NaN" : "Inf");
     else

@@ -93,6 +93,27 @@ else
     fail "divergence: exit $rc, $(cat "$TMP/err"); model $(cmp -s "$TMP/good.clmlp" "$TMP/good.copy" && echo untouched || echo CHANGED)"
 fi
 
+# ---- divergence with a finite loss but non-finite outputs: the whole message (its loss part
+#      was once cut off at 32 characters, "...but the outputs are"). Features of +-1e30 and 0,
+#      one row per word below: the label, then P = 1e30, N = -1e30, Z = 0 for each feature. ----
+rows="0PZPN 1PNNN 0ZNPP 1NPNN 0ZPZN 1NZPZ 0PNPP 1PZZP 0NZPN 1ZPZP 0NNZP 1NPZP 0NNPN 1ZZPP 0ZZNP
+1ZNZZ 0ZNZZ 1PNNZ 0NZNZ 1PNPZ 0NNZP 1NZZZ 0ZNPN 1ZZPP 0ZNNN 1ZPNP 0NZZZ 1ZNZP 0PZPP 1PZZP 0NZNZ
+1NNNZ 0ZZZP 1NZZP 0ZZPN 1PNNZ 0ZPZN 1NNNN 0PZZZ 1ZNNZ 0PPZP 1ZZPP 0ZNPZ 1PPPN 0PNPN 1PZPN 0NPPP
+1NZPZ 0NZZN 1NZNN 0NPPN 1NNNP 0NPNZ 1ZPZN 0PPPN 1PPZP 0NZZZ 1NZPZ 0ZZNP 1ZZPN 0ZZNZ 1ZNPZ 0NPPP
+1NPPN"
+for r in $rows; do
+    echo "$r" | sed -e 's/./&,/g' -e 's/,$//' -e 's/P/1e30/g' -e 's/N/-1e30/g' -e 's/Z/0/g'
+done > "$TMP/e30.csv"
+rc=0
+"$CLMLP" train --train-csv "$TMP/e30.csv" --test-csv "$TMP/e30.csv" --header no --layers 4,8,2 \
+    --act relu --optimizer sgd --epochs 2 >/dev/null 2>"$TMP/err" || rc=$?
+if [[ $rc -eq 1 ]] && grep -q "training diverged (train loss .*, but the outputs are NaN/Inf);" \
+    "$TMP/err"; then
+    pass "divergence with a finite loss: the whole message"
+else
+    fail "divergence with a finite loss: exit $rc, $(cat "$TMP/err")"
+fi
+
 # ---- an enqueue that fails in the middle of an epoch: clear message, clean exit, the model
 #      saved before stays as it was ----
 rc=0
