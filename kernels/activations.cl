@@ -3,7 +3,8 @@
  * compiled stand-alone. Codes match clmlp_act in host/clmlp.h. Twin: host/ref/ref_activations.c.
  *
  * Overflow-safe forms (shared/cases C01): sigmoid never divides inf by inf, tanh is the
- * built-in (exact limits +-1), derivatives come from the stored activation a = sigma(z):
+ * built-in with its limits made exact (TANH_ONE), derivatives come from the stored activation
+ * a = sigma(z):
  *   sigmoid' = a (1 - a),  tanh' = 1 - a^2,  relu' = (a > 0),  identity' = 1.
  * Softmax outputs are handled by the loss kernels (their layer stores logits). */
 #ifndef CLMLP_ACTIVATIONS_CL
@@ -24,11 +25,21 @@ inline float act_sigmoid(float z)
     return e / (1.0f + e);
 }
 
+/* From |z| >= TANH_ONE on, tanh(z) correctly rounded to float is +-1: 1 - tanh z =
+ * 2 / (e^2z + 1) falls below 2^-25, half an ulp below 1, at z = 13 ln 2 = 9.0109. PoCL's
+ * built-in tanh returns +-(1 - 2^-24) there, all the way to +-inf (within OpenCL's 5 ulp), so
+ * a saturated tanh unit had tanh' = 1 - a^2 = 1.2e-7 instead of 0, and on huge inputs the
+ * device and the C reference trained differently (found by a helper trying to break the
+ * kernels). TANH_EXACT(z, one) is tanh with those limits exact, for a float or a vector z;
+ * `one` is 1.0f of z's type. */
+#define TANH_ONE 9.011f
+#define TANH_EXACT(z, one) select(tanh(z), copysign(one, z), fabs(z) >= TANH_ONE)
+
 inline float act_apply(int act, float z)
 {
     switch (act) {
     case ACT_SIGMOID: return act_sigmoid(z);
-    case ACT_TANH: return tanh(z);
+    case ACT_TANH: return fabs(z) >= TANH_ONE ? copysign(1.0f, z) : tanh(z);
     case ACT_RELU: return fmax(z, 0.0f);
     default: return z; /* identity, and softmax logits */
     }

@@ -49,7 +49,7 @@
         z = select(e_, (VEC(N))1.0f, z >= 0.0f) / (1.0f + e_);                                    \
         break;                                                                                    \
     }                                                                                             \
-    case ACT_TANH: z = tanh(z); break;                                                            \
+    case ACT_TANH: z = TANH_EXACT(z, (VEC(N))1.0f); break;                                        \
     case ACT_RELU: z = fmax(z, 0.0f); break;                                                      \
     default: break; /* identity, and softmax logits */                                            \
     }

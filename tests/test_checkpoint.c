@@ -188,11 +188,17 @@ START_TEST(divergence_stops_and_keeps_the_last_good_checkpoint)
     size_t n_before;
     unsigned char *before = tu_read_file(ckpt, &n_before);
 
+    /* Huge inputs through relu layers (unbounded, unlike tanh and sigmoid, whose saturated
+     * units pass no gradient) and a huge rate: the first update overflows the weights. */
     clmlp_dataset d;
     make_data(&d);
     for (size_t i = 0; i < d.n * d.dim; i++)
-        d.X[i] *= 1e30f; /* inputs that overflow the first layer's sums */
-    clmlp_net *net = make_net();
+        d.X[i] *= 1e30f;
+    const size_t sizes[] = {12, 9, 7, 4};
+    const clmlp_act act[] = {CLMLP_ACT_RELU, CLMLP_ACT_RELU, CLMLP_ACT_SOFTMAX};
+    clmlp_net *net;
+    ck_assert_int_eq(clmlp_net_create(&net, 3, sizes, act, CLMLP_LOSS_CE, NULL, 0), CLMLP_OK);
+    clmlp_net_init(net, CLMLP_INIT_XAVIER, 5);
     clmlp_train_options bad = options(CLMLP_OPT_SGD, ckpt);
     bad.hyper.lr = 1e30f;
     clmlp_engine *e;

@@ -98,6 +98,55 @@ START_TEST(forward_layer_t_matches_twin)
 }
 END_TEST
 
+/* tanh at saturation: from |z| = 13 ln 2 = 9.0109 on, tanh(z) rounded to float is exactly +-1,
+ * and a saturated unit's tanh' = 1 - a^2 must be 0 (PoCL's built-in gave +-(1 - 2^-24) up to
+ * +-inf: tanh' = 1.2e-7, and the device and the C reference trained apart on huge inputs).
+ * z = the rows of a one-input layer with W = 1 and b = 0, through forward_layer (one unit, and
+ * 16) and forward_layer_t: exactly the twin's value past the threshold, within the kernel
+ * bound below it. */
+START_TEST(tanh_saturates_exactly)
+{
+    static const float zs[] = {9.02f, -9.02f, 10, -10, 20, 88, -89, 1e4f, 1e30f, -3e38f,
+                               INFINITY, -INFINITY, 9.0f, -8.5f, 0.5f, -1e-8f, 0, 3};
+    size_t B = sizeof zs / sizeof *zs;
+    tu_cl t;
+    tu_cl_open(&t);
+    for (size_t n_out = 1; n_out <= 16; n_out += 15) {
+        float *W = malloc(n_out * 4), *b = calloc(n_out, 4), *want = malloc(B * n_out * 4);
+        float *got = malloc(B * n_out * 4);
+        for (size_t k = 0; k < n_out; k++)
+            W[k] = 1.0f;
+        ref_forward_layer(zs, W, b, want, B, 1, n_out, CLMLP_ACT_TANH);
+        cl_mem dA = tu_cl_in(&t, zs, B), dW = tu_cl_in(&t, W, n_out), db = tu_cl_in(&t, b, n_out);
+        for (int kernel = 0; kernel < 2; kernel++) {
+            const char *name = kernel ? "forward_layer_t" : "forward_layer";
+            cl_mem dOut = tu_cl_out(&t, B * n_out);
+            if (kernel)
+                TU_RUN(&t, name, 1, div_up(B, 8), 1, 4, TU_MEM(dA), TU_MEM(dW), TU_MEM(db),
+                       TU_MEM(dOut), TU_U32(B), TU_U32(1), TU_U32(n_out), TU_I32(CLMLP_ACT_TANH));
+            else
+                TU_RUN(&t, name, div_up(n_out, t.tiles.fwd_tn), div_up(B, t.tiles.fwd_tm), 8, 8,
+                       TU_MEM(dA), TU_MEM(dW), TU_MEM(db), TU_MEM(dOut), TU_U32(B), TU_U32(1),
+                       TU_U32(n_out), TU_I32(CLMLP_ACT_TANH));
+            tu_cl_read(&t, dOut, got, B * n_out);
+            for (size_t i = 0; i < B * n_out; i++) {
+                float z = zs[i / n_out];
+                if (fabsf(z) > 9.0109134f)
+                    ck_assert_msg(got[i] == want[i] && fabsf(got[i]) == 1.0f,
+                                  "%s: tanh(%g) = %.9g, want exactly %g", name, z, got[i], want[i]);
+                else
+                    ck_assert_msg(fabsf(got[i] - want[i]) <= 16 * TU_U * fabsf(want[i]) + 1e-30,
+                                  "%s: tanh(%g) = %.9g, want %.9g", name, z, got[i], want[i]);
+            }
+            clReleaseMemObject(dOut);
+        }
+        clReleaseMemObject(dA), clReleaseMemObject(dW), clReleaseMemObject(db);
+        free(W), free(b), free(want), free(got);
+    }
+    tu_cl_close(&t);
+}
+END_TEST
+
 START_TEST(hidden_delta_matches_twin)
 {
     size_t B = shapes[_i][0], n_in = shapes[_i][1], n_out = shapes[_i][2];
@@ -492,6 +541,7 @@ int main(void)
     tcase_add_loop_test(tiled, forward_layer_matches_twin, 0, N_SHAPES);
     tcase_add_loop_test(tiled, forward_layer_t_matches_twin, 0,
                         sizeof narrow_shapes / sizeof *narrow_shapes);
+    tcase_add_test(tiled, tanh_saturates_exactly);
     tcase_add_loop_test(tiled, hidden_delta_matches_twin, 0, N_SHAPES);
     tcase_add_loop_test(tiled, transpose_and_hidden_delta_t_match_twins, 0, N_SHAPES);
     tcase_add_loop_test(tiled, weight_and_bias_grad_match_twins, 0, N_SHAPES);
