@@ -310,8 +310,8 @@ static void check_output_delta(size_t B, size_t n, int loss_kind, int act, uint6
     cl_mem dD = tu_cl_out(&t, B * n), dl = tu_cl_out(&t, first + B), dok = tu_cl_out(&t, first + B);
     if (loss_kind == CLMLP_LOSS_CE) {
         /* As the engine launches it: 8 samples per work-item (CE_ROWS), the last one partial. */
-        TU_RUN(&t, "output_delta_ce", div_up(B, 8), 0, 1, 0, TU_MEM(dZ), TU_MEM(dy), TU_MEM(dD), TU_MEM(dl),
-               TU_MEM(dok), TU_U32(B), TU_U32(n), TU_U32(first));
+        TU_RUN(&t, "output_delta_ce", div_up(B, 8), 0, 1, 0, TU_MEM(dZ), TU_MEM(dy), TU_MEM(dD),
+               TU_MEM(dl), TU_MEM(dok), TU_U32(B), TU_U32(n), TU_U32(first));
         ref_output_delta_ce(Z, labels, D, loss, ok, B, n, first);
     } else {
         TU_RUN(&t, "output_delta_mse", B, 0, 64, 0, TU_MEM(dZ), TU_MEM(dy), TU_MEM(dD), TU_MEM(dl),
@@ -413,11 +413,11 @@ START_TEST(softmax_hard_rows_match)
     float *P = malloc(B * n * 4), *Pg = malloc(B * n * 4);
     float *loss = malloc((first + B) * 4), *lossg = malloc((first + B) * 4);
     int32_t *labels = malloc(B * 4), *ok = malloc((first + B) * 4), *okg = malloc((first + B) * 4);
+    float top = softmax_rows_hard[_i].top, rest = softmax_rows_hard[_i].rest;
     for (size_t b = 0; b < B; b++) {
         labels[b] = (int32_t)label;
         for (size_t k = 0; k < n; k++)
-            Z[b * n + k] = (k == 0) != (softmax_rows_hard[_i].tie != 0) ? softmax_rows_hard[_i].top
-                                                                        : softmax_rows_hard[_i].rest;
+            Z[b * n + k] = (k == 0) != (softmax_rows_hard[_i].tie != 0) ? top : rest;
     }
     cl_mem dZ = tu_cl_in(&t, Z, B * n), dy = tu_cl_in(&t, labels, B);
     cl_mem dD = tu_cl_out(&t, B * n), dl = tu_cl_out(&t, first + B), dok = tu_cl_out(&t, first + B);
@@ -428,6 +428,7 @@ START_TEST(softmax_hard_rows_match)
     tu_cl_read(&t, dD, Dg, B * n);
     tu_cl_read(&t, dl, lossg, first + B);
     tu_cl_read(&t, dP, Pg, B * n);
+    tu_cl_read(&t, dok, okg, first + B);
     ref_output_delta_ce(Z, labels, D, loss, ok, B, n, first);
     ref_softmax_rows(Z, P, B, n);
     double want = hard_row_loss(Z, n, label);
@@ -439,6 +440,7 @@ START_TEST(softmax_hard_rows_match)
     }
     ck_assert(tu_close("hard rows D", Dg, D, B * n, NULL, 1e-6, 1e-5));
     ck_assert(tu_close("hard rows P", Pg, P, B * n, NULL, 1e-6, 1e-5));
+    ck_assert_mem_eq(okg + first, ok + first, B * sizeof *ok); /* ties: the lowest index */
     clReleaseMemObject(dZ), clReleaseMemObject(dy), clReleaseMemObject(dD);
     clReleaseMemObject(dl), clReleaseMemObject(dok), clReleaseMemObject(dP);
     free(Z), free(D), free(Dg), free(P), free(Pg), free(loss), free(lossg), free(labels);
