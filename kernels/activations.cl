@@ -55,6 +55,33 @@ inline float act_deriv_from_output(int act, float a)
     }
 }
 
+/* Index of the largest of z[0 .. n) (the lowest on ties): a sample's predicted class. */
+inline uint argmax_row(__global const float *z, uint n)
+{
+    uint best = 0;
+    for (uint k = 1; k < n; k++)
+        if (z[k] > z[best])
+            best = k;
+    return best;
+}
+
+/* The softmax's log-sum of one row of logits, kept in two parts (the twins' log_sum_exp):
+ * log sum_k exp(z_k) = m + ls with m = z[*best], the maximum, and ls = log1p(rest), rest the
+ * sum of exp(z_k - m) over k != *best. Never overflows (C02), and neither part is lost in the
+ * other's rounding: not ls in m + ls when m is large, nor rest in 1 + rest when many classes
+ * sit far below the maximum (1000 classes, 999 of them 20 below: ls 2.06e-6, not 0). Used by
+ * output_delta_ce (rows wider than its packed path) and softmax_rows. Returns ls. */
+inline float softmax_log_sum(__global const float *z, uint n, uint *best, float *m)
+{
+    *best = argmax_row(z, n);
+    *m = z[*best];
+    float rest = 0.0f;
+    for (uint k = 0; k < n; k++)
+        if (k != *best)
+            rest += exp(z[k] - *m);
+    return log1p(rest);
+}
+
 /* Rounded-up division, for tile counts. */
 inline uint div_up(uint a, uint b) { return (a + b - 1) / b; }
 

@@ -6,9 +6,8 @@
  *                   logits are large: C02 case D, logits 1e4, needs ln 4 to 1e-5)
  *   D[b,k] = (exp((z_k - m) - ls) - y_k) / B
  *   correct[first+b] = (argmax_k z == label)   (ties go to the lowest index)
- * ls is log1p of the terms past the maximum, not log of 1 + them: with many classes far below
- * the maximum, each term is under half an ulp of 1 and a float sum starting from the max's 1
- * drops them all (1000 classes, 999 of them 20 below: ls 0 instead of 2.06e-6).
+ * ls is log1p of the terms past the maximum, not log of 1 + them (softmax_log_sum in
+ * activations.cl says why); the packed path below computes the same sum from its packed exps.
  * Softmax runs over the classes of one sample (a row), never over the batch (C05).
  * Shapes: Z B x n (logits), labels B, D B x n (=).
  *
@@ -35,26 +34,12 @@ static inline void exp_packed(float *t, uint count)
         vstore16(exp(vload16(0, t + i)), 0, t + i);
 }
 
-/* Index of the largest of z[0 .. n) (the lowest on ties). */
-static inline uint argmax_row(__global const float *z, uint n)
-{
-    uint best = 0;
-    for (uint k = 1; k < n; k++)
-        if (z[k] > z[best])
-            best = k;
-    return best;
-}
-
 /* One sample of more than CE_PACK classes, one value at a time. */
 static inline void ce_row(__global const float *z, int label, __global float *d, float inv_b,
                           uint n, float *loss, int *correct)
 {
-    uint best = argmax_row(z, n);
-    float m = z[best], rest = 0.0f;
-    for (uint k = 0; k < n; k++)
-        if (k != best)
-            rest += exp(z[k] - m);
-    float ls = log1p(rest);
+    uint best;
+    float m, ls = softmax_log_sum(z, n, &best, &m);
     for (uint k = 0; k < n; k++)
         d[k] = (exp((z[k] - m) - ls) - (k == (uint)label ? 1.0f : 0.0f)) * inv_b;
     *loss = (m - z[label]) + ls;

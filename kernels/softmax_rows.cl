@@ -1,6 +1,6 @@
 /* softmax_rows.cl - row-wise softmax of logits, for predictions.
  *   P[b,k] = exp((z_k - m) - ls),  m = max_j z_j (no overflow, C02),
- *   ls = log sum_j exp(z_j - m) = log1p(sum over j past the maximum of exp(z_j - m))
+ *   ls = log sum_j exp(z_j - m), from softmax_log_sum (activations.cl)
  * Shapes: Z B x n, P B x n (=). One work-item per row (sample). Twin: ref_softmax_rows. */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
@@ -14,15 +14,8 @@ __kernel void softmax_rows(__global const float *restrict Z, __global float *res
         return;
     __global const float *z = Z + (ulong)b * n;
     __global float *p = P + (ulong)b * n;
-    uint best = 0;
-    for (uint k = 1; k < n; k++)
-        if (z[k] > z[best])
-            best = k;
-    float m = z[best], rest = 0.0f;
-    for (uint k = 0; k < n; k++)
-        if (k != best)
-            rest += exp(z[k] - m);
-    float ls = log1p(rest); /* not log(1 + rest): see output_delta_ce.cl */
+    uint best;
+    float m, ls = softmax_log_sum(z, n, &best, &m);
     for (uint k = 0; k < n; k++)
         p[k] = exp((z[k] - m) - ls);
 }
