@@ -1,35 +1,16 @@
-/* update.cl - the parameter update step, one work-item per parameter.
- * g is dL/dp (our D is the gradient, so every rule subtracts). l2 adds weight decay l2 * p to
- * the gradient (the host passes 0 for biases).
- *   sgd_update:      p -= lr (g + l2 p)
- *   momentum_update: v = mu v + (g + l2 p);  p -= lr v                 (heavy ball, as PyTorch)
- *   adam_update:     m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;
- *                    p -= lr_t m / (sqrt(v) + eps_t),  lr_t and eps_t fold in the bias
- *                    corrections (computed once on the host, Kingma and Ba, section 2)
- * Shapes: every buffer n (p, v, m updated in place). Twins: ref_sgd_update, ref_momentum_update,
- * ref_adam_update. */
+/* update.cl - the Adam step, a pass of its own over every parameter, one work-item each.
+ * (SGD and momentum have no pass: weight_grad and weight_grad_narrow step each parameter in
+ * their epilogues as soon as its gradient is summed, by the rules of update_rules.cl. Adam's
+ * square root and division stay out of the GEMMs.)
+ *   adam_update:  g' = g + l2 p;  m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;
+ *                 p -= lr_t m / (sqrt(v) + eps_t),  lr_t and eps_t fold in the bias
+ *                 corrections (computed once on the host, Kingma and Ba, section 2)
+ * g is dL/dp (our D is the gradient, so the step subtracts); l2 adds weight decay l2 * p to it
+ * (the host passes 0 for biases). Shapes: every buffer n (p, m, v updated in place).
+ * Twin: ref_adam_update. */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
 #endif
-
-__kernel void sgd_update(__global float *restrict p, __global const float *restrict g, uint n,
-                         float lr, float l2)
-{
-    uint i = get_global_id(0);
-    if (i < n)
-        p[i] -= lr * (g[i] + l2 * p[i]);
-}
-
-__kernel void momentum_update(__global float *restrict p, __global float *restrict v,
-                              __global const float *restrict g, uint n, float lr, float mu, float l2)
-{
-    uint i = get_global_id(0);
-    if (i >= n)
-        return;
-    float vi = mu * v[i] + (g[i] + l2 * p[i]);
-    v[i] = vi;
-    p[i] -= lr * vi;
-}
 
 __kernel void adam_update(__global float *restrict p, __global float *restrict m,
                           __global float *restrict v, __global const float *restrict g, uint n,

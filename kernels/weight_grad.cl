@@ -34,6 +34,9 @@
 #ifndef CLMLP_VEC_HELPERS
 #include "vec.cl"
 #endif
+#ifndef CLMLP_UPDATE_RULES
+#include "update_rules.cl"
+#endif
 
 #if WG_TN != 2 && WG_TN != 4 && WG_TN != 8 && WG_TN != 16 && WG_TN != 32
 #error "WG_TN must be 2, 4, 8, 16 or 32"
@@ -67,11 +70,16 @@
         }                                                                                         \
         _Pragma("unroll") for (int r = 0; r < WG_TM; r++)                                         \
             if (js + r >= j0 && js + r < n_in)                                                    \
-                _Pragma("unroll") for (int v = 0; v < NV; v++)                                    \
-                    VSTORE(N, acc[r][v], dW + (ulong)(js + r) * n_out + k + v * N);               \
+                _Pragma("unroll") for (int v = 0; v < NV; v++) {                                  \
+                    ulong o_ = (ulong)(js + r) * n_out + k + v * N;                               \
+                    VSTORE(N, acc[r][v], dW + o_);                                                \
+                    APPLY_UPDATE(N, W + o_, vW + o_, acc[r][v], l2);                                 \
+                }                                                                                 \
         if (j0 == 0)                                                                              \
-            _Pragma("unroll") for (int v = 0; v < NV; v++)                                        \
+            _Pragma("unroll") for (int v = 0; v < NV; v++) {                                      \
                 VSTORE(N, colsum[v], db + k + v * N);                                             \
+                APPLY_UPDATE(N, bias + k + v * N, vb + k + v * N, colsum[v], 0.0f);                  \
+            }                                                                                     \
     }
 
 /* The strips of all widths for one kind of row offset IX. */
@@ -102,7 +110,9 @@
 
 __kernel void weight_grad(__global const float *restrict A_prev, __global const float *restrict D,
                           __global float *restrict dW, __global float *restrict db, uint B,
-                          uint n_in, uint n_out)
+                          uint n_in, uint n_out, __global float *restrict W,
+                          __global float *restrict bias, __global float *restrict vW,
+                          __global float *restrict vb, int update, float lr, float mu, float l2)
 {
     uint k0 = get_global_id(0) * WG_TN, j0 = get_global_id(1) * WG_TM;
     if (k0 >= n_out || j0 >= n_in)

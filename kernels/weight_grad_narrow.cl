@@ -22,6 +22,9 @@
 #ifndef CLMLP_VEC_HELPERS
 #include "vec.cl"
 #endif
+#ifndef CLMLP_UPDATE_RULES
+#include "update_rules.cl"
+#endif
 
 #define WGN_JV 2                /* float16 vectors along j per work-item */
 #define WGN_TJ (16 * WGN_JV)    /* inputs j per work-item */
@@ -56,20 +59,29 @@
                 _Pragma("unroll") for (int c = 0; c < KB; c++) colsum[c] += d[c];                 \
         }                                                                                         \
         if (j0 == 0)                                                                              \
-            _Pragma("unroll") for (int c = 0; c < KB; c++) db[k + c] = colsum[c];                 \
+            _Pragma("unroll") for (int c = 0; c < KB; c++) {                                      \
+                db[k + c] = colsum[c];                                                            \
+                APPLY_UPDATE(1, bias + k + c, vb + k + c, colsum[c], 0.0f);                          \
+            }                                                                                     \
         _Pragma("unroll") for (int c = 0; c < KB; c++)                                            \
             _Pragma("unroll") for (int v = 0; v < WGN_JV; v++) {                                  \
                 float t[16];                                                                      \
                 vstore16(acc[c][v], 0, t);                                                        \
                 uint jb = j0 + 16 * v;                                                            \
-                for (uint i = 0; i < 16 && jb + i < n_in; i++)                                    \
-                    dW[(ulong)(jb + i) * n_out + k + c] = t[i];                                   \
+                for (uint i = 0; i < 16 && jb + i < n_in; i++) {                                  \
+                    ulong o_ = (ulong)(jb + i) * n_out + k + c;                                   \
+                    dW[o_] = t[i];                                                                \
+                    APPLY_UPDATE(1, W + o_, vW + o_, t[i], l2);                                      \
+                }                                                                                 \
             }                                                                                     \
     }
 
 __kernel void weight_grad_narrow(__global const float *restrict A_prev,
                                  __global const float *restrict D, __global float *restrict dW,
-                                 __global float *restrict db, uint B, uint n_in, uint n_out)
+                                 __global float *restrict db, uint B, uint n_in, uint n_out,
+                                 __global float *restrict W, __global float *restrict bias,
+                                 __global float *restrict vW, __global float *restrict vb,
+                                 int update, float lr, float mu, float l2)
 {
     uint j0 = get_global_id(0) * WGN_TJ;
     if (j0 >= n_in)

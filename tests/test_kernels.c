@@ -231,6 +231,41 @@ START_TEST(transpose_and_hidden_delta_t_match_twins)
 }
 END_TEST
 
+/* The codes of the gradient kernels' `update` argument (kernels/update_rules.cl). */
+enum { UPDATE_NONE, UPDATE_SGD, UPDATE_MOMENTUM };
+
+/* The parameters a gradient kernel steps, with the step's settings. */
+typedef struct {
+    cl_mem W, b, vW, vb;
+    float lr, mu, l2;
+} step_args;
+
+#define STEP_LR 0.05f
+#define STEP_MU 0.9f
+#define STEP_L2 1e-3f
+
+/* Runs weight_grad or weight_grad_narrow (`kernel`) over the whole layer as the engine does:
+ * dW and db stored, and with update != UPDATE_NONE the parameters in *p stepped too (p may be
+ * NULL without an update: dW and db stand in for buffers the kernel then never touches). */
+static void run_weight_grad(tu_cl *t, const char *kernel, cl_mem dA, cl_mem dD, cl_mem dW,
+                            cl_mem db, size_t B, size_t n_in, size_t n_out, const step_args *p,
+                            int update)
+{
+    step_args none = {dW, db, dW, db, 0.0f, 0.0f, 0.0f};
+    if (!p)
+        p = &none;
+    if (strcmp(kernel, "weight_grad") == 0)
+        TU_RUN(t, kernel, div_up(n_out, t->tiles.wg_tn), div_up(n_in, t->tiles.wg_tm), 8, 8,
+               TU_MEM(dA), TU_MEM(dD), TU_MEM(dW), TU_MEM(db), TU_U32(B), TU_U32(n_in),
+               TU_U32(n_out), TU_MEM(p->W), TU_MEM(p->b), TU_MEM(p->vW), TU_MEM(p->vb),
+               TU_I32(update), TU_F32(p->lr), TU_F32(p->mu), TU_F32(p->l2));
+    else
+        TU_RUN(t, kernel, div_up(n_in, 32), 0, 4, 0, TU_MEM(dA), TU_MEM(dD), TU_MEM(dW),
+               TU_MEM(db), TU_U32(B), TU_U32(n_in), TU_U32(n_out), TU_MEM(p->W), TU_MEM(p->b),
+               TU_MEM(p->vW), TU_MEM(p->vb), TU_I32(update), TU_F32(p->lr), TU_F32(p->mu),
+               TU_F32(p->l2));
+}
+
 /* weight_grad: dW and db (both outputs NaN-poisoned, so an element not written fails) within
  * the dot-product bound of the twin (a db sum is a dot product with ones). Then
  * weight_grad_narrow (vectors along the inputs, 32 per work-item): within the same bounds of its
@@ -251,9 +286,7 @@ START_TEST(weight_and_bias_grad_match_twins)
     float *want_b = malloc(n_out * 4), *got_b = malloc(n_out * 4), *sum_b = malloc(n_out * 4);
     cl_mem dA = tu_cl_in(&t, A, B * n_in), dD = tu_cl_in(&t, D, B * n_out);
     cl_mem dW = tu_cl_out(&t, nw), db = tu_cl_out(&t, n_out);
-    TU_RUN(&t, "weight_grad", div_up(n_out, t.tiles.wg_tn),
-           div_up(n_in, t.tiles.wg_tm), 8, 8, TU_MEM(dA), TU_MEM(dD), TU_MEM(dW),
-           TU_MEM(db), TU_U32(B), TU_U32(n_in), TU_U32(n_out));
+    run_weight_grad(&t, "weight_grad", dA, dD, dW, db, B, n_in, n_out, NULL, UPDATE_NONE);
     tu_cl_read(&t, dW, got, nw);
     tu_cl_read(&t, db, got_b, n_out);
     ref_weight_grad(A, D, want, want_b, B, n_in, n_out);
@@ -266,8 +299,8 @@ START_TEST(weight_and_bias_grad_match_twins)
 
     float *narrow = malloc(nw * 4), *narrow_b = malloc(n_out * 4);
     cl_mem dWn = tu_cl_out(&t, nw), dbn = tu_cl_out(&t, n_out);
-    TU_RUN(&t, "weight_grad_narrow", div_up(n_in, 32), 0, 4, 0, TU_MEM(dA), TU_MEM(dD),
-           TU_MEM(dWn), TU_MEM(dbn), TU_U32(B), TU_U32(n_in), TU_U32(n_out));
+    run_weight_grad(&t, "weight_grad_narrow", dA, dD, dWn, dbn, B, n_in, n_out, NULL,
+                    UPDATE_NONE);
     tu_cl_read(&t, dWn, narrow, nw);
     tu_cl_read(&t, dbn, narrow_b, n_out);
     ref_weight_grad_narrow(A, D, want, want_b, B, n_in, n_out);
@@ -282,6 +315,77 @@ START_TEST(weight_and_bias_grad_match_twins)
     clReleaseMemObject(dWn), clReleaseMemObject(dbn);
     free(A), free(D), free(absA), free(absD), free(want), free(got), free(sum), free(want_b);
     free(got_b), free(sum_b), free(bound), free(bound_b), free(narrow), free(narrow_b);
+    tu_cl_close(&t);
+}
+END_TEST
+
+/* Reads n floats of buffer d into a new array. */
+static float *read_new(tu_cl *t, cl_mem d, size_t n)
+{
+    float *h = malloc(n * sizeof *h);
+    tu_cl_read(t, d, h, n);
+    return h;
+}
+
+/* The optimizer steps in the gradient kernels' epilogues (SGD and momentum, with weight decay
+ * on W and none on b), both kernels, every shape: the stepped W, b and velocities against the
+ * twins (ref_sgd_update, ref_momentum_update) applied to the gradient the kernel stored, within
+ * the update kernels' bound (one or two float operations per element, the twin rounding once
+ * from double: 1e-6 relative, 1e-7 absolute); a parameter stepped twice or not at all is off by
+ * lr g, orders of magnitude more. The stored gradients are bit-identical to those of the same
+ * kernel without the update: stepping changes nothing else. */
+START_TEST(gradient_kernels_step_parameters)
+{
+    size_t B = shapes[_i][0], n_in = shapes[_i][1], n_out = shapes[_i][2], nw = n_in * n_out;
+    static const char *const kernels[] = {"weight_grad", "weight_grad_narrow"};
+    tu_cl t;
+    tu_cl_open(&t);
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, 3500 + (uint64_t)_i);
+    float *A = tu_random(&rng, B * n_in, -1, 1), *D = tu_random(&rng, B * n_out, -1, 1);
+    float *W = tu_random(&rng, nw, -1, 1), *b = tu_random(&rng, n_out, -1, 1);
+    float *vW = tu_random(&rng, nw, -0.1f, 0.1f), *vb = tu_random(&rng, n_out, -0.1f, 0.1f);
+    cl_mem dA = tu_cl_in(&t, A, B * n_in), dD = tu_cl_in(&t, D, B * n_out);
+    for (int k = 0; k < 2; k++)
+        for (int update = UPDATE_SGD; update <= UPDATE_MOMENTUM; update++) {
+            const char *name = kernels[k];
+            cl_mem dW0 = tu_cl_out(&t, nw), db0 = tu_cl_out(&t, n_out);
+            run_weight_grad(&t, name, dA, dD, dW0, db0, B, n_in, n_out, NULL, UPDATE_NONE);
+            cl_mem dW = tu_cl_out(&t, nw), db = tu_cl_out(&t, n_out);
+            step_args p = {tu_cl_in(&t, W, nw), tu_cl_in(&t, b, n_out), tu_cl_in(&t, vW, nw),
+                           tu_cl_in(&t, vb, n_out), STEP_LR, STEP_MU, STEP_L2};
+            run_weight_grad(&t, name, dA, dD, dW, db, B, n_in, n_out, &p, update);
+            float *g0 = read_new(&t, dW0, nw), *gb0 = read_new(&t, db0, n_out);
+            float *g = read_new(&t, dW, nw), *gb = read_new(&t, db, n_out);
+            float *Wg = read_new(&t, p.W, nw), *bg = read_new(&t, p.b, n_out);
+            float *vWg = read_new(&t, p.vW, nw), *vbg = read_new(&t, p.vb, n_out);
+            ck_assert_msg(memcmp(g, g0, nw * 4) == 0 && memcmp(gb, gb0, n_out * 4) == 0,
+                          "%s update %d changed the gradient B=%zu n_in=%zu n_out=%zu", name,
+                          update, B, n_in, n_out);
+            float *Ww = malloc(nw * 4), *bw = malloc(n_out * 4);
+            float *vWw = malloc(nw * 4), *vbw = malloc(n_out * 4);
+            memcpy(Ww, W, nw * 4), memcpy(bw, b, n_out * 4);
+            memcpy(vWw, vW, nw * 4), memcpy(vbw, vb, n_out * 4);
+            if (update == UPDATE_SGD) {
+                ref_sgd_update(Ww, g, nw, STEP_LR, STEP_L2);
+                ref_sgd_update(bw, gb, n_out, STEP_LR, 0.0f);
+            } else {
+                ref_momentum_update(Ww, vWw, g, nw, STEP_LR, STEP_MU, STEP_L2);
+                ref_momentum_update(bw, vbw, gb, n_out, STEP_LR, STEP_MU, 0.0f);
+            }
+            ck_assert_msg(tu_close("stepped W", Wg, Ww, nw, NULL, 1e-7, 1e-6) &&
+                              tu_close("stepped b", bg, bw, n_out, NULL, 1e-7, 1e-6) &&
+                              tu_close("velocity W", vWg, vWw, nw, NULL, 1e-7, 1e-6) &&
+                              tu_close("velocity b", vbg, vbw, n_out, NULL, 1e-7, 1e-6),
+                          "%s update %d B=%zu n_in=%zu n_out=%zu", name, update, B, n_in, n_out);
+            cl_mem all[] = {dW0, db0, dW, db, p.W, p.b, p.vW, p.vb};
+            for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+                clReleaseMemObject(all[i]);
+            free(g0), free(gb0), free(g), free(gb), free(Wg), free(bg), free(vWg), free(vbg);
+            free(Ww), free(bw), free(vWw), free(vbw);
+        }
+    clReleaseMemObject(dA), clReleaseMemObject(dD);
+    free(A), free(D), free(W), free(b), free(vW), free(vb);
     tu_cl_close(&t);
 }
 END_TEST
@@ -451,9 +555,10 @@ END_TEST
 
 static const size_t update_sizes[] = {1, 3, 17, 255, 784, 200960};
 
-/* Updates: one or two float operations per element; the twin rounds once from double, so the
- * kernel may differ by a few ulps of p: 1e-6 relative, 1e-7 absolute. */
-START_TEST(update_kernels_match_twins)
+/* adam_update (SGD and momentum are in the gradient kernels, gradient_kernels_step_parameters):
+ * a few float operations per element and a square root; the twin rounds once from double, so
+ * the kernel may differ by a few ulps: 1e-6 relative, 1e-7 absolute, for p, m and v. */
+START_TEST(adam_update_matches_twin)
 {
     size_t n = update_sizes[_i];
     tu_cl t;
@@ -462,33 +567,18 @@ START_TEST(update_kernels_match_twins)
     clmlp_rng_seed(&rng, 7000 + (uint64_t)_i);
     float *p = tu_random(&rng, n, -1, 1), *g = tu_random(&rng, n, -1, 1);
     float *m = tu_random(&rng, n, -0.1f, 0.1f), *v = tu_random(&rng, n, 0, 0.01f);
-    float *pw = malloc(n * 4), *mw = malloc(n * 4), *vw = malloc(n * 4), *got = malloc(n * 4);
     cl_mem dg = tu_cl_in(&t, g, n);
-    for (int kind = 0; kind < 3; kind++) {
-        memcpy(pw, p, n * 4), memcpy(mw, m, n * 4), memcpy(vw, v, n * 4);
-        cl_mem dp = tu_cl_in(&t, p, n), dm = tu_cl_in(&t, m, n), dv = tu_cl_in(&t, v, n);
-        if (kind == 0) {
-            TU_RUN(&t, "sgd_update", n, 0, 256, 0, TU_MEM(dp), TU_MEM(dg), TU_U32(n), TU_F32(0.05f), TU_F32(1e-3f));
-            ref_sgd_update(pw, g, n, 0.05f, 1e-3f);
-        } else if (kind == 1) {
-            TU_RUN(&t, "momentum_update", n, 0, 256, 0, TU_MEM(dp), TU_MEM(dm), TU_MEM(dg), TU_U32(n),
-                   TU_F32(0.05f), TU_F32(0.9f), TU_F32(1e-3f));
-            ref_momentum_update(pw, mw, g, n, 0.05f, 0.9f, 1e-3f);
-        } else {
-            TU_RUN(&t, "adam_update", n, 0, 256, 0, TU_MEM(dp), TU_MEM(dm), TU_MEM(dv), TU_MEM(dg),
-                   TU_U32(n), TU_F32(1e-3f), TU_F32(0.9f), TU_F32(0.999f), TU_F32(1e-8f), TU_F32(0));
-            ref_adam_update(pw, mw, vw, g, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0);
-        }
-        tu_cl_read(&t, dp, got, n);
-        ck_assert_msg(tu_close("update p", got, pw, n, NULL, 1e-7, 1e-6), "update kind %d n=%zu", kind, n);
-        if (kind > 0) {
-            tu_cl_read(&t, dm, got, n);
-            ck_assert(tu_close("update m", got, mw, n, NULL, 1e-7, 1e-6));
-        }
-        clReleaseMemObject(dp), clReleaseMemObject(dm), clReleaseMemObject(dv);
-    }
-    clReleaseMemObject(dg);
-    free(p), free(g), free(m), free(v), free(pw), free(mw), free(vw), free(got);
+    cl_mem dp = tu_cl_in(&t, p, n), dm = tu_cl_in(&t, m, n), dv = tu_cl_in(&t, v, n);
+    TU_RUN(&t, "adam_update", n, 0, 256, 0, TU_MEM(dp), TU_MEM(dm), TU_MEM(dv), TU_MEM(dg),
+           TU_U32(n), TU_F32(1e-3f), TU_F32(0.9f), TU_F32(0.999f), TU_F32(1e-8f), TU_F32(1e-3f));
+    float *pg = read_new(&t, dp, n), *mg = read_new(&t, dm, n), *vg = read_new(&t, dv, n);
+    ref_adam_update(p, m, v, g, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-3f);
+    ck_assert_msg(tu_close("adam p", pg, p, n, NULL, 1e-7, 1e-6) &&
+                      tu_close("adam m", mg, m, n, NULL, 1e-7, 1e-6) &&
+                      tu_close("adam v", vg, v, n, NULL, 1e-7, 1e-6),
+                  "adam_update n=%zu", n);
+    clReleaseMemObject(dg), clReleaseMemObject(dp), clReleaseMemObject(dm), clReleaseMemObject(dv);
+    free(p), free(g), free(m), free(v), free(pg), free(mg), free(vg);
     tu_cl_close(&t);
 }
 END_TEST
@@ -547,6 +637,7 @@ int main(void)
     tcase_add_loop_test(tiled, hidden_delta_matches_twin, 0, N_SHAPES);
     tcase_add_loop_test(tiled, transpose_and_hidden_delta_t_match_twins, 0, N_SHAPES);
     tcase_add_loop_test(tiled, weight_and_bias_grad_match_twins, 0, N_SHAPES);
+    tcase_add_loop_test(tiled, gradient_kernels_step_parameters, 0, N_SHAPES);
     suite_add_tcase(s, tiled);
     TCase *rows = tcase_create("row-wise");
     tcase_set_timeout(rows, 300);
@@ -555,7 +646,7 @@ int main(void)
     tcase_add_loop_test(rows, softmax_rows_matches_twin, 0, 6);
     tcase_add_loop_test(rows, softmax_hard_rows_match, 0,
                         sizeof softmax_rows_hard / sizeof *softmax_rows_hard);
-    tcase_add_loop_test(rows, update_kernels_match_twins, 0, 6);
+    tcase_add_loop_test(rows, adam_update_matches_twin, 0, 6);
     tcase_add_loop_test(rows, gather_batch_matches_twin, 0, 3);
     suite_add_tcase(s, rows);
     return tu_run_suite(s);

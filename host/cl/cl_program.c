@@ -35,7 +35,7 @@ static char *read_text(const char *path, char *err, size_t errlen)
 }
 
 /* The files of shared definitions (no kernels), in the order they must come before the rest. */
-static const char *const preludes[] = {"activations.cl", "vec.cl"};
+static const char *const preludes[] = {"activations.cl", "vec.cl", "update_rules.cl"};
 #define N_PRELUDES (sizeof preludes / sizeof *preludes)
 
 /* The pass a file belongs to: its prelude position, or N_PRELUDES for a kernel file. */
