@@ -227,14 +227,15 @@ clmlp_status clmlp_engine_read_buffer(clmlp_engine *e, clmlp_buffer_kind kind, i
 
 /* One layer's diagnostics from its n columns of partial sums, summed in column order (the same
  * result on every run). D carries the batch mean's 1/B, so sum_b,k |D| / n is the mean over
- * samples and units of the per-sample |delta| = B |D|. */
+ * samples and units of the per-sample |delta| = B |D|. The columns' norms are squared and
+ * summed in double, which neither overflows nor underflows for any float norm. */
 static clmlp_layer_stats reduce_layer(const float *part, size_t n, size_t B, clmlp_act act)
 {
     double d = 0.0, g = 0.0, w = 0.0, sat = 0.0;
     size_t dead = 0;
     for (size_t k = 0; k < n; k++) {
         const float *p = part + k * CLMLP_STATS_FIELDS;
-        d += p[0], g += p[1], w += p[2], sat += p[3];
+        d += p[0], g += (double)p[1] * p[1], w += (double)p[2] * p[2], sat += p[3];
         dead += p[3] == (float)B; /* counts are exact in float up to 2^24 >= B */
     }
     clmlp_layer_stats s = {d / (double)n, sqrt(g), sqrt(w), 0.0};

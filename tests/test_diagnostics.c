@@ -2,10 +2,14 @@
  * twin on awkward shapes, the statistics' definitions on the reference engine, and the OpenCL
  * engine's statistics against the reference engine's on the same net, batch and step.
  *
- * Tolerances. Kernel vs twin: every summed term is non-negative (|D|, dW^2, W^2), so Higham's
- * bound for a float sum of n terms (eq. 3.5) is gamma_n x the sum itself; the twin sums in
- * double and rounds once, each square rounds once in the kernel (an fma may skip it), and the
- * twin's result is rounded to float: (n + 3) u x want, plus 1e-30 so exact zeros compare.
+ * Tolerances. Kernel vs twin: every summed term is non-negative (|D|, and the squares inside
+ * the column norms), so Higham's bound for a float sum of n terms (eq. 3.5) is gamma_n x the
+ * sum itself; the twin sums in double and rounds once. sum |D|: (n + 3) u x want (the +3: the
+ * twin's rounding and slack). A column norm m sqrt(sum (x/m)^2): each quotient is within 2.5
+ * ulp (OpenCL's float division), so its square within 5 u plus the fma's rounding, the sum
+ * within (n + 6) u; the square root halves that and adds its own 3 ulp, the product with m
+ * 0.5 ulp and the twin's rounding 0.5 ulp: (n + 14) u x want bounds it. Both plus 1e-30 so
+ * exact zeros compare.
  * Saturation counts compare exactly: kernel and twin test the same float against the same float
  * constants. Engine vs engine: after one step both backends' buffers agree to 1e-4 relative
  * (C15, test_cases_engine.c); the statistics are sums of magnitudes of those buffers, so they
@@ -75,7 +79,9 @@ START_TEST(layer_stats_matches_twin)
         ref_layer_stats(A, D, dW, W, want, B, n_in, n_out, acts[a], col0);
         for (size_t i = col0 * F; i < len; i++) {
             size_t field = i % F, terms = field == 0 ? B : n_in;
-            bound[i] = field == 3 ? 0.0f : (float)((double)(terms + 3) * TU_U * fabs(want[i]) + 1e-30);
+            size_t slack = field == 0 ? 3 : 14;
+            bound[i] = field == 3 ? 0.0f
+                                  : (float)((double)(terms + slack) * TU_U * fabs(want[i]) + 1e-30);
         }
         ck_assert_msg(tu_close("layer_stats", got + col0 * F, want + col0 * F, n_out * F,
                                bound + col0 * F, 0, 0),
@@ -85,6 +91,65 @@ START_TEST(layer_stats_matches_twin)
     }
     clReleaseMemObject(dD), clReleaseMemObject(ddW), clReleaseMemObject(dWt);
     free(D), free(dW), free(W), free(want), free(got), free(bound);
+    tu_cl_close(&t);
+}
+END_TEST
+
+/* The column norms at the ends of the float range, where a float sum of squares fails: entries
+ * of 1e-25 (squares 1e-50, far below the smallest float: the sum was 0) and 1e25 (squares past
+ * 3.4e38: the sum was inf), 3e-21 (subnormal squares, a few bits right), mixed magnitudes
+ * 1e-30 .. 1e30, and columns
+ * holding inf, NaN or only zeros. Kernel and twin against the norm computed here in double,
+ * within the bound of layer_stats_matches_twin; inf, NaN and 0 exactly. */
+START_TEST(column_norms_survive_the_float_range)
+{
+    enum { N_IN = 300, COLS = 7 };
+    float *dW = malloc(N_IN * COLS * sizeof *dW), *A = calloc(COLS, sizeof *A);
+    float *D = calloc(COLS, sizeof *D), got[COLS * F], want[COLS * F];
+    clmlp_rng rng;
+    clmlp_rng_seed(&rng, 9500);
+    for (size_t j = 0; j < N_IN; j++) {
+        float u = (float)(0.5 + clmlp_rng_uniform(&rng)); /* [0.5, 1.5) */
+        float *row = dW + j * COLS;
+        row[0] = 1e-25f * u;
+        row[1] = -1e25f * u;
+        row[2] = 3e-21f * u; /* a 30-layer sigmoid net's first layer: subnormal squares */
+        row[3] = (j % 2 ? 1e-30f : 1e30f) * u;
+        row[4] = j == 100 ? INFINITY : u;
+        row[5] = j == 200 ? NAN : u;
+        row[6] = 0.0f;
+    }
+    tu_cl t;
+    tu_cl_open(&t);
+    cl_mem dA = tu_cl_in(&t, A, COLS), dD = tu_cl_in(&t, D, COLS);
+    cl_mem ddW = tu_cl_in(&t, dW, N_IN * COLS), dPart = tu_cl_out(&t, COLS * F);
+    TU_RUN(&t, "layer_stats", COLS, 0, 64, 0, TU_MEM(dA), TU_MEM(dD), TU_MEM(ddW), TU_MEM(ddW),
+           TU_MEM(dPart), TU_U32(1), TU_U32(N_IN), TU_U32(COLS), TU_I32(CLMLP_ACT_IDENTITY),
+           TU_U32(0));
+    tu_cl_read(&t, dPart, got, COLS * F);
+    ref_layer_stats(A, D, dW, dW, want, 1, N_IN, COLS, CLMLP_ACT_IDENTITY, 0);
+    for (size_t k = 0; k < COLS; k++) {
+        double ss = 0.0;
+        for (size_t j = 0; j < N_IN; j++)
+            ss += (double)dW[j * COLS + k] * dW[j * COLS + k];
+        double exact = sqrt(ss), tol = (N_IN + 14) * TU_U * exact;
+        for (int f = 1; f <= 2; f++) {
+            float kern = got[k * F + f], twin = want[k * F + f];
+            if (isnan(exact) || isinf(exact) || exact == 0.0) {
+                ck_assert_msg((isnan(exact) && isnan(kern) && isnan(twin)) ||
+                                  (!isnan(exact) && kern == (float)exact && twin == (float)exact),
+                              "column %zu field %d: kernel %g twin %g, want %g", k, f, kern, twin,
+                              exact);
+                continue;
+            }
+            ck_assert_msg(fabs(kern - exact) <= tol && fabs(twin - exact) <= tol,
+                          "column %zu field %d: kernel %.9g twin %.9g, want %.9g", k, f, kern,
+                          twin, exact);
+        }
+    }
+    clReleaseMemObject(dA), clReleaseMemObject(dD), clReleaseMemObject(ddW);
+    clReleaseMemObject(dPart);
+    free(dW), free(A), free(D);
     tu_cl_close(&t);
 }
 END_TEST
@@ -282,6 +347,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, layer_stats_matches_twin, 0, N_SHAPES);
     tcase_add_test(tc, saturation_thresholds_are_inclusive);
+    tcase_add_test(tc, column_norms_survive_the_float_range);
     tcase_add_loop_test(tc, stats_follow_their_definitions, 0, 3);
     tcase_add_loop_test(tc, opencl_stats_match_the_reference_engine, 0, 6);
     tcase_add_loop_test(tc, stats_need_a_training_step, 0, 2);
