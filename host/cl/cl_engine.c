@@ -46,6 +46,10 @@ static const struct kernel_desc {
     [K_FORWARD_T] = {"forward_layer_t", 2, {1, 1}, {1, 64}},
 };
 
+/* The position of the `update` argument of weight_grad and weight_grad_narrow (see
+ * backward_all), for the replays of clmlp_engine_replay_alone. */
+#define WGRAD_UPDATE_ARG 11
+
 /* Samples per work-item of output_delta_ce (CE_ROWS in kernels/output_delta_ce.cl). */
 #define CE_ROWS 8
 
@@ -783,6 +787,12 @@ static clmlp_status replay_one(clmlp_engine *e, const struct captured *c, unsign
     cl_kernel k = s->k[c->id];
     for (int i = 0; i < c->n; i++)
         TRY(clSetKernelArg(k, (cl_uint)i, c->size[i], c->val[i]));
+    if (c->id == K_WGRAD || c->id == K_WGRAD_NARROW) {
+        /* The product alone, the figure to hold against a BLAS: without the optimizer step of
+         * its epilogue, which would also move the weights once per replay. */
+        cl_int none = 0; /* UPDATE_NONE */
+        TRY(clSetKernelArg(k, WGRAD_UPDATE_ARG, sizeof none, &none));
+    }
     size_t global[2] = {c->gx, c->gy};
     cl_event *ev = calloc(reps, sizeof *ev);
     if (!ev)

@@ -685,7 +685,8 @@ static void print_table(const run_result *r, const char *device, const clmlp_net
                sum_ns / 1e3, r->nk, gemm_ns / 1e3, gemm_ns > 0 ? gemm_flops / gemm_ns : 0.0);
         if (alone)
             printf("alone: each matrix product run by itself %u time%s back to back, inputs hot "
-                   "(median): the figure to compare with a BLAS on the same shape\n",
+                   "(median), weight_grad without its optimizer step: the figure to compare with "
+                   "a BLAS on the same shape\n",
                    alone, alone == 1 ? "" : "s");
     }
     if (r->has_step) {
