@@ -20,7 +20,12 @@
  * clamped one by one only when n_in < WG_TM); a partial column tile runs strips of 16 (when
  * WG_TN is 32), 8, 4, 2 and 1 columns (never reading past a row). WG_TN is 2, 4, 8, 16 or 32
  * (two float16 per row, as in forward_layer.cl).
- * Twin: ref_weight_grad. */
+ *
+ * The optimizer step rides along as well (update_rules.cl): with `update` not UPDATE_NONE, a
+ * work-item steps the weights and biases whose gradients it has just stored (and their
+ * moments), so the step needs no pass of its own. W, bias, mW, mb, vW, vb are the parameters
+ * and their first and second moments; lr, mu, beta2, eps and l2 the rule's settings.
+ * Twin: ref_weight_grad, then the optimizer's twin on its dW and db (ref_sgd_update, ...). */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
 #endif
@@ -73,12 +78,12 @@
                 _Pragma("unroll") for (int v = 0; v < NV; v++) {                                  \
                     ulong o_ = (ulong)(js + r) * n_out + k + v * N;                               \
                     VSTORE(N, acc[r][v], dW + o_);                                                \
-                    APPLY_UPDATE(N, W + o_, vW + o_, acc[r][v], l2);                                 \
+                    APPLY_UPDATE(N, W + o_, mW + o_, vW + o_, acc[r][v], l2);                                 \
                 }                                                                                 \
         if (j0 == 0)                                                                              \
             _Pragma("unroll") for (int v = 0; v < NV; v++) {                                      \
                 VSTORE(N, colsum[v], db + k + v * N);                                             \
-                APPLY_UPDATE(N, bias + k + v * N, vb + k + v * N, colsum[v], 0.0f);                  \
+                APPLY_UPDATE(N, bias + k + v * N, mb + k + v * N, vb + k + v * N, colsum[v], 0.0f);                  \
             }                                                                                     \
     }
 
@@ -111,8 +116,10 @@
 __kernel void weight_grad(__global const float *restrict A_prev, __global const float *restrict D,
                           __global float *restrict dW, __global float *restrict db, uint B,
                           uint n_in, uint n_out, __global float *restrict W,
-                          __global float *restrict bias, __global float *restrict vW,
-                          __global float *restrict vb, int update, float lr, float mu, float l2)
+                          __global float *restrict bias, __global float *restrict mW,
+                          __global float *restrict mb, __global float *restrict vW,
+                          __global float *restrict vb, int update, float lr, float mu,
+                          float beta2, float eps, float l2)
 {
     uint k0 = get_global_id(0) * WG_TN, j0 = get_global_id(1) * WG_TM;
     if (k0 >= n_out || j0 >= n_in)

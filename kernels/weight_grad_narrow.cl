@@ -15,7 +15,8 @@
  * stored transposed from registers (one scalar per output: n_in * n_out of them, against
  * B * n_in * n_out FMAs). Global size ceil(n_in / WGN_TJ); work-items past the edge return.
  * The last work-item of a row that is not a multiple of WGN_TJ long loads lane by lane (never
- * past A_prev). Twin: ref_weight_grad_narrow (= ref_weight_grad). */
+ * past A_prev). The optimizer step of its epilogue and its arguments are weight_grad's
+ * (update_rules.cl). Twin: ref_weight_grad_narrow (= ref_weight_grad). */
 #ifndef CLMLP_ACTIVATIONS_CL
 #include "activations.cl"
 #endif
@@ -61,7 +62,7 @@
         if (j0 == 0)                                                                              \
             _Pragma("unroll") for (int c = 0; c < KB; c++) {                                      \
                 db[k + c] = colsum[c];                                                            \
-                APPLY_UPDATE(1, bias + k + c, vb + k + c, colsum[c], 0.0f);                          \
+                APPLY_UPDATE(1, bias + k + c, mb + k + c, vb + k + c, colsum[c], 0.0f);                          \
             }                                                                                     \
         _Pragma("unroll") for (int c = 0; c < KB; c++)                                            \
             _Pragma("unroll") for (int v = 0; v < WGN_JV; v++) {                                  \
@@ -71,7 +72,7 @@
                 for (uint i = 0; i < 16 && jb + i < n_in; i++) {                                  \
                     ulong o_ = (ulong)(jb + i) * n_out + k + c;                                   \
                     dW[o_] = t[i];                                                                \
-                    APPLY_UPDATE(1, W + o_, vW + o_, t[i], l2);                                      \
+                    APPLY_UPDATE(1, W + o_, mW + o_, vW + o_, t[i], l2);                                      \
                 }                                                                                 \
             }                                                                                     \
     }
@@ -80,8 +81,10 @@ __kernel void weight_grad_narrow(__global const float *restrict A_prev,
                                  __global const float *restrict D, __global float *restrict dW,
                                  __global float *restrict db, uint B, uint n_in, uint n_out,
                                  __global float *restrict W, __global float *restrict bias,
+                                 __global float *restrict mW, __global float *restrict mb,
                                  __global float *restrict vW, __global float *restrict vb,
-                                 int update, float lr, float mu, float l2)
+                                 int update, float lr, float mu, float beta2, float eps,
+                                 float l2)
 {
     uint j0 = get_global_id(0) * WGN_TJ;
     if (j0 >= n_in)

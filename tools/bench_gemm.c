@@ -157,10 +157,10 @@ int main(int argc, char **argv)
              * the product alone. Its parameter buffers are then never touched. */
             cl_int no_update = 0;
             cl_float zero = 0.0f;
-            for (cl_uint a = 7; a < 11; a++)
+            for (cl_uint a = 7; a < 13; a++) /* W, bias and their two moments: unused */
                 CHECK(clSetKernelArg(k, a, sizeof mO, a % 2 ? &mO : &mdb));
-            CHECK(clSetKernelArg(k, 11, sizeof no_update, &no_update));
-            for (cl_uint a = 12; a < 15; a++)
+            CHECK(clSetKernelArg(k, 13, sizeof no_update, &no_update));
+            for (cl_uint a = 14; a < 19; a++)
                 CHECK(clSetKernelArg(k, a, sizeof zero, &zero));
             gx = (no + tn - 1) / tn, gy = (ni + tm - 1) / tm;
             if (strcmp(kname, "weight_grad_narrow") == 0) /* TM = inputs per work-item, 1-D */

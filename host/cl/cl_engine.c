@@ -10,8 +10,8 @@
 #include "engine.h"
 
 enum kernel_id {
-    K_GATHER, K_FORWARD, K_DELTA_MSE, K_DELTA_CE, K_SOFTMAX, K_HIDDEN, K_WGRAD, K_ADAM,
-    K_LAYER_STATS, K_TRANSPOSE, K_HIDDEN_T, K_WGRAD_NARROW, K_FORWARD_T, K_COUNT
+    K_GATHER, K_FORWARD, K_DELTA_MSE, K_DELTA_CE, K_SOFTMAX, K_HIDDEN, K_WGRAD, K_LAYER_STATS,
+    K_TRANSPOSE, K_HIDDEN_T, K_WGRAD_NARROW, K_FORWARD_T, K_COUNT
 };
 
 /* One descriptor per kernel: its name, its range rank and the local sizes we ask for on
@@ -36,7 +36,6 @@ static const struct kernel_desc {
     [K_SOFTMAX] = {"softmax_rows", 1, {64, 1}, {64, 1}},
     [K_HIDDEN] = {"hidden_delta", 2, {16, 1}, {16, 16}},
     [K_WGRAD] = {"weight_grad", 2, {16, 1}, {16, 16}},
-    [K_ADAM] = {"adam_update", 1, {256, 1}, {256, 1}},
     [K_LAYER_STATS] = {"layer_stats", 1, {64, 1}, {64, 1}},
     [K_TRANSPOSE] = {"transpose", 2, {16, 1}, {16, 16}},
     [K_HIDDEN_T] = {"hidden_delta_t", 2, {16, 1}, {16, 16}},
@@ -48,7 +47,7 @@ static const struct kernel_desc {
 
 /* The position of the `update` argument of weight_grad and weight_grad_narrow (see
  * backward_all), for the replays of clmlp_engine_replay_alone. */
-#define WGRAD_UPDATE_ARG 11
+#define WGRAD_UPDATE_ARG 13
 
 /* Samples per work-item of output_delta_ce (CE_ROWS in kernels/output_delta_ce.cl). */
 #define CE_ROWS 8
@@ -94,7 +93,7 @@ struct prof_log {
 /* The launches (kernel, sizes, argument values) recorded since clmlp_engine_capture_begin.
  * Every argument of our kernels is a cl_mem or a 4-byte scalar: 8 bytes hold any of them. */
 #define CAPTURE_MAX 64
-#define CAPTURE_ARGS 16
+#define CAPTURE_ARGS 20
 struct captured {
     int id;
     size_t gx, gy;
@@ -474,23 +473,22 @@ static int use_weight_grad_narrow(const cl_state *s, size_t n_out)
     return !s->gpu_like && n_out < 2 * CPU_VECTOR_FLOATS && n_out % CPU_VECTOR_FLOATS != 0;
 }
 
-/* The `update` argument of the gradient kernels (UPDATE_* in kernels/update_rules.cl): SGD and
- * momentum step each parameter in weight_grad's epilogue, as soon as its gradient is summed,
- * instead of in a pass of their own over every parameter after all the gradients: that pass
+/* The `update` argument of the gradient kernels (UPDATE_* in kernels/update_rules.cl): every
+ * optimizer steps each parameter in weight_grad's epilogue, as soon as its gradient is summed,
+ * instead of in a pass of its own over every parameter after all the gradients: that pass
  * re-read the whole gradient and cost a launch, ~25 us of a 190 us step at batch 32 on PoCL
- * (BENCHMARKS.md). The gradients are still stored (the diagnostics read them). Adam keeps its
- * own pass (update_tensor). */
-static int fused_update(const clmlp_hyper *h)
+ * (BENCHMARKS.md). The gradients are still stored (the diagnostics read them). */
+static int update_code(const clmlp_hyper *h)
 {
     switch (h->optimizer) {
     case CLMLP_OPT_SGD: return 1;      /* UPDATE_SGD */
     case CLMLP_OPT_MOMENTUM: return 2; /* UPDATE_MOMENTUM */
-    default: return 0;                 /* UPDATE_NONE */
+    default: return 3;                 /* UPDATE_ADAM */
     }
 }
 
-/* Output delta, hidden deltas, then all gradients (and, but for Adam, the parameter steps):
- * no weight changes before every delta is known (C04). */
+/* Output delta, hidden deltas, then all gradients and the parameter steps: no weight changes
+ * before every delta is known (C04). */
 static clmlp_status backward_all(clmlp_engine *e, size_t first, size_t count)
 {
     cl_state *s = state(e);
@@ -526,7 +524,14 @@ static clmlp_status backward_all(clmlp_engine *e, size_t first, size_t count)
         }
     }
     const clmlp_hyper *h = &e->hyper;
-    int update = fused_update(h);
+    int update = update_code(h);
+    /* The rule's settings as the kernels take them: Adam's lr and eps with the bias
+     * corrections of this step folded in, and beta1 in the momentum's place. */
+    float lr = h->lr, mu = h->momentum, eps = h->eps;
+    if (h->optimizer == CLMLP_OPT_ADAM) {
+        clmlp_adam_coeffs(h, e->step, &lr, &eps);
+        mu = h->beta1;
+    }
     for (int l = 0; l < L; l++) {
         size_t n_in = net->sizes[l], n = net->sizes[l + 1];
         cl_mem in = l ? s->A[l - 1] : s->X;
@@ -534,29 +539,14 @@ static clmlp_status backward_all(clmlp_engine *e, size_t first, size_t count)
         if (use_weight_grad_narrow(s, n))
             RUN(K_WGRAD_NARROW, div_up(n_in, WGRAD_NARROW_J), 1, MEM(in), MEM(s->D[l]),
                 MEM(s->gW[l]), MEM(s->gb[l]), U32(count), U32(n_in), U32(n), MEM(s->W[l]),
-                MEM(s->b[l]), MEM(s->mW[l]), MEM(s->mb[l]), I32(update), F32(h->lr),
-                F32(h->momentum), F32(h->l2));
+                MEM(s->b[l]), MEM(s->mW[l]), MEM(s->mb[l]), MEM(s->vW[l]), MEM(s->vb[l]),
+                I32(update), F32(lr), F32(mu), F32(h->beta2), F32(eps), F32(h->l2));
         else
             RUN(K_WGRAD, div_up(n, s->t.wg_tn), div_up(n_in, s->t.wg_tm), MEM(in), MEM(s->D[l]),
                 MEM(s->gW[l]), MEM(s->gb[l]), U32(count), U32(n_in), U32(n), MEM(s->W[l]),
-                MEM(s->b[l]), MEM(s->mW[l]), MEM(s->mb[l]), I32(update), F32(h->lr),
-                F32(h->momentum), F32(h->l2));
+                MEM(s->b[l]), MEM(s->mW[l]), MEM(s->mb[l]), MEM(s->vW[l]), MEM(s->vb[l]),
+                I32(update), F32(lr), F32(mu), F32(h->beta2), F32(eps), F32(h->l2));
     }
-    return CLMLP_OK;
-}
-
-/* Adam on one tensor (p, its gradient g, its moments m and v) of n floats, of weight layer
- * `layer` (for the profiling hook). SGD and momentum have no pass: see fused_update. */
-static clmlp_status adam_tensor(clmlp_engine *e, int layer, cl_mem p, cl_mem g, cl_mem m, cl_mem v,
-                                size_t n, float l2)
-{
-    cl_state *s = state(e);
-    const clmlp_hyper *h = &e->hyper;
-    float lr_t, eps_t;
-    clmlp_adam_coeffs(h, e->step, &lr_t, &eps_t);
-    AT(layer, 1, 0, n);
-    RUN(K_ADAM, n, 1, MEM(p), MEM(m), MEM(v), MEM(g), U32(n), F32(lr_t), F32(h->beta1),
-        F32(h->beta2), F32(eps_t), F32(l2));
     return CLMLP_OK;
 }
 
@@ -570,24 +560,7 @@ static clmlp_status cl_train_batch(clmlp_engine *e, size_t first, size_t count)
     RUN(K_GATHER, chunks, div_up(count, GATHER_ROWS), MEM(s->X_all), MEM(s->labels_all),
         MEM(s->order), U32(first), U32(count), U32(net->sizes[0]), MEM(s->X), MEM(s->labels));
     TRY_ST(forward_all(e, count));
-    TRY_ST(backward_all(e, first, count));
-    const clmlp_hyper *h = &e->hyper;
-    if (fused_update(h))
-        return CLMLP_OK; /* the gradient kernels stepped the parameters */
-    if (h->l2 == 0.0f && h->eps > 0.0f) {
-        /* One launch over the whole parameter array instead of two per layer (each launch
-         * costs ~5 us on PoCL): without weight decay the weights' rule is the biases' rule,
-         * element by element the same result. The padding between tensors stays zero, as
-         * clmlp.h promises: its p, g, m and v are all zero, so the step adds 0 / eps_t. */
-        TRY_ST(adam_tensor(e, -1, s->params, s->grad, s->opt_m, s->opt_v, net->n_params_padded,
-                           0.0f));
-        return CLMLP_OK;
-    }
-    for (int l = 0; l < net->n_layers; l++) {
-        size_t nw = net->sizes[l] * net->sizes[l + 1], nb = net->sizes[l + 1];
-        TRY_ST(adam_tensor(e, l, s->W[l], s->gW[l], s->mW[l], s->vW[l], nw, h->l2));
-        TRY_ST(adam_tensor(e, l, s->b[l], s->gb[l], s->mb[l], s->vb[l], nb, 0.0f));
-    }
+    TRY_ST(backward_all(e, first, count)); /* which also steps the parameters */
     return CLMLP_OK; /* no wait: the next batch queues behind this one */
 }
 

@@ -61,7 +61,7 @@ typedef struct clmlp_cl_source {
 
 /* The kernel sources: the embedded copies, or the files of $CLMLP_KERNEL_DIR when it is set
  * (then *owned is 1 and clmlp_cl_free_sources must be called). The shared definitions,
- * activations.cl then vec.cl, come first. */
+ * activations.cl, vec.cl then update_rules.cl, come first. */
 clmlp_status clmlp_cl_kernel_sources(clmlp_cl_source *out, size_t cap, size_t *count, int *owned,
                                      char *err, size_t errlen);
 void clmlp_cl_free_sources(clmlp_cl_source *src, size_t count);

@@ -1,6 +1,9 @@
 /* ref_kernels.h - the plain-C reference: one function per OpenCL kernel, the same name with a
  * ref_ prefix and the same arguments in the same order (pointers where the kernel takes
  * buffers, size_t where it takes uint). Written to be read, not to be fast; sums in double.
+ * The optimizer steps, which the device runs in weight_grad's epilogue (kernels/
+ * update_rules.cl), are twins of their own here: ref_weight_grad, then ref_sgd_update,
+ * ref_momentum_update or ref_adam_update on its dW and db, is weight_grad with its step.
  * Layout and sign conventions: host/clmlp.h. */
 #ifndef CLMLP_REF_KERNELS_H
 #define CLMLP_REF_KERNELS_H
