@@ -24,7 +24,7 @@ clmlp_cost clmlp_kernel_cost(const clmlp_launch *l)
         c.bytes = F4(B * no + ni * no + B * ni + B * ni);
     } else if (strcmp(k, "weight_grad") == 0 || strcmp(k, "weight_grad_narrow") == 0) {
         /* Plus the bias gradient's column sums. On a device the kernel also steps W and b
-         * with SGD or momentum (kernels/update_rules.cl): 2 or 4 more passes over them, not
+         * with the optimizer (kernels/update_rules.cl): 2 to 6 more passes over them, not
          * counted here, so that the figure stays that of the product. */
         c.flops = 2.0 * B * ni * no + B * no;
         c.bytes = F4(B * ni + B * no + ni * no + no);

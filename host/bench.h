@@ -39,7 +39,7 @@ int clmlp_kernel_is_gemm(const char *kernel);
 /* The kernels of one training step on `count` rows in the CPU reference's order (host/ref/
  * ref_engine.c), with their shapes: what `clmlp bench --device cpu` times, and the matrix
  * products whose flops a step counts. The OpenCL engine's launches differ (transposes, the _t
- * and _narrow variants, the SGD and momentum steps inside weight_grad) and are recorded as
+ * and _narrow variants, the optimizer steps inside weight_grad) and are recorded as
  * they run instead. Writes at most cap entries; returns how many there are (more than cap
  * means some were left out). */
 size_t clmlp_step_plan(const clmlp_net *net, const clmlp_hyper *hyper, size_t count,

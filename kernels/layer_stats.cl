@@ -36,13 +36,19 @@ inline int ls_saturated(int act, float a)
 
 /* ||x[0], x[stride], ... (n entries)||_2 without overflow or underflow: the largest magnitude m,
  * then m sqrt(sum (x_j / m)^2), each quotient within [-1, 1] (LAPACK's nrm2 idea, in two
- * passes). 0 for a zero column; inf when an entry is inf; NaN when one is NaN (fmax skips NaN,
- * the quotient keeps it). */
+ * passes). 0 for a zero column; NaN when an entry is NaN (fmax would skip it, so it is looked
+ * for: an all-NaN column must not read as a vanished 0), else inf when one is inf. */
 inline float col_norm(__global const float *x, uint n, uint stride)
 {
     float m = 0.0f;
-    for (uint j = 0; j < n; j++)
-        m = fmax(m, fabs(x[(ulong)j * stride]));
+    int nan_seen = 0;
+    for (uint j = 0; j < n; j++) {
+        float a = fabs(x[(ulong)j * stride]);
+        nan_seen |= isnan(a);
+        m = fmax(m, a);
+    }
+    if (nan_seen)
+        return NAN;
     if (m == 0.0f || isinf(m))
         return m;
     float s = 0.0f;

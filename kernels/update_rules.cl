@@ -16,7 +16,7 @@
 #define CLMLP_UPDATE_RULES
 
 /* What a gradient kernel does with its result besides storing it: the codes of its `update`
- * argument (host/cl/cl_engine.c, fused_update). */
+ * argument (host/cl/cl_engine.c, update_code). */
 #define UPDATE_NONE 0
 #define UPDATE_SGD 1
 #define UPDATE_MOMENTUM 2

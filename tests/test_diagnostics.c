@@ -98,12 +98,12 @@ END_TEST
 /* The column norms at the ends of the float range, where a float sum of squares fails: entries
  * of 1e-25 (squares 1e-50, far below the smallest float: the sum was 0) and 1e25 (squares past
  * 3.4e38: the sum was inf), 3e-21 (subnormal squares, a few bits right), mixed magnitudes
- * 1e-30 .. 1e30, and columns
- * holding inf, NaN or only zeros. Kernel and twin against the norm computed here in double,
+ * 1e-30 .. 1e30, and columns holding inf, NaN (one among numbers, among zeros, beside an inf,
+ * or nothing else: a helper found an all-NaN column read as 0) or only zeros. Kernel and twin against the norm computed here in double,
  * within the bound of layer_stats_matches_twin; inf, NaN and 0 exactly. */
 START_TEST(column_norms_survive_the_float_range)
 {
-    enum { N_IN = 300, COLS = 7 };
+    enum { N_IN = 300, COLS = 10 };
     float *dW = malloc(N_IN * COLS * sizeof *dW), *A = calloc(COLS, sizeof *A);
     float *D = calloc(COLS, sizeof *D), got[COLS * F], want[COLS * F];
     clmlp_rng rng;
@@ -118,6 +118,9 @@ START_TEST(column_norms_survive_the_float_range)
         row[4] = j == 100 ? INFINITY : u;
         row[5] = j == 200 ? NAN : u;
         row[6] = 0.0f;
+        row[7] = NAN;                           /* all NaN: NaN, not 0 (fmax skips NaN) */
+        row[8] = j == 50 ? NAN : 0.0f;          /* NaN among zeros */
+        row[9] = j == 7 ? INFINITY : j == 9 ? NAN : u; /* inf and NaN: NaN */
     }
     tu_cl t;
     tu_cl_open(&t);
