@@ -78,12 +78,13 @@
                 _Pragma("unroll") for (int v = 0; v < NV; v++) {                                  \
                     ulong o_ = (ulong)(js + r) * n_out + k + v * N;                               \
                     VSTORE(N, acc[r][v], dW + o_);                                                \
-                    APPLY_UPDATE(N, W + o_, mW + o_, vW + o_, acc[r][v], l2);                                 \
+                    APPLY_UPDATE(N, W + o_, mW + o_, vW + o_, acc[r][v], l2);                     \
                 }                                                                                 \
         if (j0 == 0)                                                                              \
             _Pragma("unroll") for (int v = 0; v < NV; v++) {                                      \
                 VSTORE(N, colsum[v], db + k + v * N);                                             \
-                APPLY_UPDATE(N, bias + k + v * N, mb + k + v * N, vb + k + v * N, colsum[v], 0.0f);                  \
+                ulong c_ = k + v * N;                                                             \
+                APPLY_UPDATE(N, bias + c_, mb + c_, vb + c_, colsum[v], 0.0f);                    \
             }                                                                                     \
     }
 

@@ -62,7 +62,7 @@
         if (j0 == 0)                                                                              \
             _Pragma("unroll") for (int c = 0; c < KB; c++) {                                      \
                 db[k + c] = colsum[c];                                                            \
-                APPLY_UPDATE(1, bias + k + c, mb + k + c, vb + k + c, colsum[c], 0.0f);                          \
+                APPLY_UPDATE(1, bias + k + c, mb + k + c, vb + k + c, colsum[c], 0.0f);           \
             }                                                                                     \
         _Pragma("unroll") for (int c = 0; c < KB; c++)                                            \
             _Pragma("unroll") for (int v = 0; v < WGN_JV; v++) {                                  \
@@ -72,7 +72,7 @@
                 for (uint i = 0; i < 16 && jb + i < n_in; i++) {                                  \
                     ulong o_ = (ulong)(jb + i) * n_out + k + c;                                   \
                     dW[o_] = t[i];                                                                \
-                    APPLY_UPDATE(1, W + o_, mW + o_, vW + o_, t[i], l2);                                      \
+                    APPLY_UPDATE(1, W + o_, mW + o_, vW + o_, t[i], l2);                          \
                 }                                                                                 \
             }                                                                                     \
     }

@@ -99,8 +99,9 @@ END_TEST
  * of 1e-25 (squares 1e-50, far below the smallest float: the sum was 0) and 1e25 (squares past
  * 3.4e38: the sum was inf), 3e-21 (subnormal squares, a few bits right), mixed magnitudes
  * 1e-30 .. 1e30, and columns holding inf, NaN (one among numbers, among zeros, beside an inf,
- * or nothing else: a helper found an all-NaN column read as 0) or only zeros. Kernel and twin against the norm computed here in double,
- * within the bound of layer_stats_matches_twin; inf, NaN and 0 exactly. */
+ * or nothing else: a helper found an all-NaN column read as 0) or only zeros. Kernel and twin
+ * against the norm computed here in double, within the bound of layer_stats_matches_twin; inf,
+ * NaN and 0 exactly. */
 START_TEST(column_norms_survive_the_float_range)
 {
     enum { N_IN = 300, COLS = 10 };
