@@ -476,8 +476,8 @@ static int use_weight_grad_narrow(const cl_state *s, size_t n_out)
 /* The `update` argument of the gradient kernels (UPDATE_* in kernels/update_rules.cl): every
  * optimizer steps each parameter in weight_grad's epilogue, as soon as its gradient is summed,
  * instead of in a pass of its own over every parameter after all the gradients: that pass
- * re-read the whole gradient and cost a launch, ~25 us of a 190 us step at batch 32 on PoCL
- * (BENCHMARKS.md). The gradients are still stored (the diagnostics read them). */
+ * re-read the whole gradient and cost a launch, ~26 us of a ~215 us step at batch 32 on one
+ * PoCL thread (BENCHMARKS.md). The gradients are still stored (the diagnostics read them). */
 static int update_code(const clmlp_hyper *h)
 {
     switch (h->optimizer) {
