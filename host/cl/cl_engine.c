@@ -762,8 +762,16 @@ static clmlp_status replay_one(clmlp_engine *e, const struct captured *c, unsign
         TRY(clSetKernelArg(k, (cl_uint)i, c->size[i], c->val[i]));
     if (c->id == K_WGRAD || c->id == K_WGRAD_NARROW) {
         /* The product alone, the figure to hold against a BLAS: without the optimizer step of
-         * its epilogue, which would also move the weights once per replay. */
-        cl_int none = 0; /* UPDATE_NONE */
+         * its epilogue, which would also move the weights once per replay. The captured value
+         * there must be an update code (0-3), or WGRAD_UPDATE_ARG is out of step with
+         * backward_all's argument list (cli_bench.sh runs this). */
+        cl_int code = -1, none = 0; /* UPDATE_NONE */
+        if (c->n > WGRAD_UPDATE_ARG && c->size[WGRAD_UPDATE_ARG] == sizeof code)
+            memcpy(&code, c->val[WGRAD_UPDATE_ARG], sizeof code);
+        if (code < 0 || code > 3)
+            return clmlp_engine_fail(e, CLMLP_ERR_ARG,
+                                     "%s: argument %d is not the update code (WGRAD_UPDATE_ARG)",
+                                     kdesc[c->id].name, WGRAD_UPDATE_ARG);
         TRY(clSetKernelArg(k, WGRAD_UPDATE_ARG, sizeof none, &none));
     }
     size_t global[2] = {c->gx, c->gy};
