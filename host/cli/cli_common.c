@@ -120,7 +120,7 @@ enum {
     OPT_DATA = 256, OPT_TRAIN_CSV, OPT_TEST_CSV, OPT_LABEL_COL, OPT_HEADER, OPT_LAYERS, OPT_ACT,
     OPT_OUT_ACT, OPT_LOSS, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_OPTIMIZER, OPT_L2,
     OPT_INIT, OPT_SEED, OPT_DEVICE, OPT_SAVE, OPT_LOG, OPT_VAL, OPT_PATIENCE, OPT_STANDARDIZE,
-    OPT_LIMIT, OPT_QUIET, OPT_LR_SCHEDULE, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_STEPS, OPT_RTOL, OPT_ATOL, OPT_EVERY_STEP, OPT_TRACE_GRADS, OPT_TRACE_EVERY, OPT_HELP
+    OPT_LIMIT, OPT_QUIET, OPT_LR_SCHEDULE, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_STEPS, OPT_RTOL, OPT_ATOL, OPT_EVERY_STEP, OPT_RESYNC, OPT_TRACE_GRADS, OPT_TRACE_EVERY, OPT_HELP
 };
 
 static const struct option cfg_options[] = {
@@ -157,6 +157,7 @@ static const struct option cfg_options[] = {
     {"rtol", required_argument, NULL, OPT_RTOL},
     {"atol", required_argument, NULL, OPT_ATOL},
     {"every-step", no_argument, NULL, OPT_EVERY_STEP},
+    {"resync", no_argument, NULL, OPT_RESYNC},
     {"trace-grads", no_argument, NULL, OPT_TRACE_GRADS},
     {"trace-every", required_argument, NULL, OPT_TRACE_EVERY},
     {"help", no_argument, NULL, OPT_HELP},
@@ -173,7 +174,8 @@ static int train_only(int id)
 
 static int compare_only(int id)
 {
-    return id == OPT_STEPS || id == OPT_RTOL || id == OPT_ATOL || id == OPT_EVERY_STEP;
+    return id == OPT_STEPS || id == OPT_RTOL || id == OPT_ATOL || id == OPT_EVERY_STEP ||
+           id == OPT_RESYNC;
 }
 
 /* Options a checkpoint decides: giving one with --resume would be silently ignored. */
@@ -308,6 +310,7 @@ static void parse_plain_option(cli_cfg *c, int id, const char *arg)
     case OPT_STANDARDIZE: c->standardize = 1; break;
     case OPT_QUIET: c->quiet = 1; break;
     case OPT_EVERY_STEP: c->every_step = 1; break;
+    case OPT_RESYNC: c->resync = 1; break;
     case OPT_TRACE_GRADS: c->trace_grads = 1; break;
     }
 }

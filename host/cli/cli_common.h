@@ -52,6 +52,7 @@ typedef struct cli_cfg {
     unsigned steps;
     double rtol, atol;
     int every_step;
+    int resync; /* --resync: each step starts the reference from the device's state */
 } cli_cfg;
 
 /* Prints "clmlp CMD: MESSAGE" on stderr. */

@@ -18,8 +18,8 @@ static const char compare_help[] =
     "(a: OpenCL, b: reference). Exits 1 when any element fails.\n"
     "\n"
     "Float32 results differ by summation order, so the tolerances are not zero, and the\n"
-    "differences grow with every step (they feed into the next step's weights): expect to\n"
-    "loosen --rtol/--atol for long runs, and compare few steps to check kernels. With\n"
+    "differences grow with every step (they feed into the next step's weights): for long runs,\n"
+    "--resync compares every step from the same state (or loosen --rtol/--atol). With\n"
     "--optimizer adam the weights differ more than the gradients that made them: Adam divides\n"
     "each gradient by its running magnitude, so where a gradient is near zero (and the two\n"
     "backends' rounding of it differs most, relatively) the step differs by a fraction of lr;\n"
@@ -30,6 +30,9 @@ static const char compare_help[] =
     "  --atol A        absolute tolerance (default 1e-5)\n"
     "  --every-step    print the full table after every step (default: a one-line summary per\n"
     "                  step and the full table after the last)\n"
+    "  --resync        before each step, copy the device's weights and optimizer state into the\n"
+    "                  reference: every step is then compared from the same state, so the\n"
+    "                  differences are that step's alone and do not grow with --steps\n"
     "  --limit N       training samples used (default 512; 0: all)\n"
     "  --device D      OpenCL device index or name substring (default as train)\n"
     "Network and data options are those of 'clmlp train' (--data, --train-csv, --layers,\n"
@@ -73,6 +76,7 @@ typedef struct cmp_job {
     clmlp_engine *cl, *ref;
     uint32_t *order;
     float *bufa, *bufb;
+    float *moment1, *moment2; /* --resync: the device's optimizer state, on its way over */
     size_t cap;
     clmlp_rng rng;
     size_t rows_bad, rows;
@@ -88,6 +92,8 @@ static void job_free(cmp_job *j)
     free(j->order);
     free(j->bufa);
     free(j->bufb);
+    free(j->moment1);
+    free(j->moment2);
 }
 
 static int engine_fail(cmp_job *j, clmlp_engine *e, const char *what)
@@ -109,7 +115,11 @@ static int allocate(cmp_job *j)
     j->order = malloc(j->train.n * sizeof *j->order);
     j->bufa = malloc(j->cap * sizeof *j->bufa);
     j->bufb = malloc(j->cap * sizeof *j->bufb);
-    if (!j->order || !j->bufa || !j->bufb) {
+    if (j->cfg.resync) {
+        j->moment1 = malloc(n->n_params_padded * sizeof *j->moment1);
+        j->moment2 = malloc(n->n_params_padded * sizeof *j->moment2);
+    }
+    if (!j->order || !j->bufa || !j->bufb || (j->cfg.resync && (!j->moment1 || !j->moment2))) {
         cli_err(j->cfg.cmd, "out of memory");
         return CLI_EXIT_FAIL;
     }
@@ -209,6 +219,21 @@ static int compare_step(cmp_job *j, unsigned step, size_t count, int table)
     return CLI_EXIT_OK;
 }
 
+/* --resync: the reference takes the device's weights, optimizer moments and step count, so
+ * that the next step starts from one state on both (j->net, cloned by both engines when they
+ * were made, serves as the carrier). */
+static int resync(cmp_job *j)
+{
+    uint64_t step = 0;
+    if (clmlp_engine_get_params(j->cl, j->net) != CLMLP_OK ||
+        clmlp_engine_get_opt_state(j->cl, &step, j->moment1, j->moment2) != CLMLP_OK)
+        return engine_fail(j, j->cl, "cannot read the device's state");
+    if (clmlp_engine_set_params(j->ref, j->net) != CLMLP_OK ||
+        clmlp_engine_set_opt_state(j->ref, step, j->moment1, j->moment2) != CLMLP_OK)
+        return engine_fail(j, j->ref, "cannot set the reference's state");
+    return CLI_EXIT_OK;
+}
+
 static int run_steps(cmp_job *j)
 {
     size_t n = j->train.n, batch = j->cfg.batch, first = n;
@@ -221,6 +246,11 @@ static int run_steps(cmp_job *j)
             first = 0;
         }
         size_t count = n - first < batch ? n - first : batch;
+        if (j->cfg.resync && s > 1) {
+            int rc = resync(j);
+            if (rc != CLI_EXIT_OK)
+                return rc;
+        }
         if (clmlp_engine_train_batch(j->cl, first, count) != CLMLP_OK)
             return engine_fail(j, j->cl, "training step failed");
         if (clmlp_engine_train_batch(j->ref, first, count) != CLMLP_OK)
@@ -243,9 +273,10 @@ int cmd_compare(int argc, char **argv)
         return rc == CLI_EXIT_HELP ? CLI_EXIT_OK : rc;
     rc = prepare(&j);
     if (rc == CLI_EXIT_OK) {
-        printf("comparing %s against %s: %zu samples, batch %zu, %u steps, rtol %g, atol %g\n",
+        printf("comparing %s against %s: %zu samples, batch %zu, %u steps%s, rtol %g, atol %g\n",
                clmlp_engine_device_name(j.cl), clmlp_engine_device_name(j.ref), j.train.n,
-               j.cfg.batch, j.cfg.steps, j.cfg.rtol, j.cfg.atol);
+               j.cfg.batch, j.cfg.steps, j.cfg.resync ? " (each from the device's state)" : "",
+               j.cfg.rtol, j.cfg.atol);
         rc = run_steps(&j);
     }
     if (rc == CLI_EXIT_OK) {
