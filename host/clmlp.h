@@ -151,6 +151,10 @@ clmlp_status clmlp_engine_set_params(clmlp_engine *e, const clmlp_net *net);
 clmlp_status clmlp_engine_get_opt_state(clmlp_engine *e, uint64_t *step, float *m, float *v);
 clmlp_status clmlp_engine_set_opt_state(clmlp_engine *e, uint64_t step, const float *m,
                                         const float *v);
+/* Gives `to` the parameters, optimizer moments and step count of `from` (engines of the same
+ * network shape, any backends): from then on both train from one state (`clmlp compare
+ * --resync`). On failure the message is in clmlp_engine_error(to). */
+clmlp_status clmlp_engine_copy_state(clmlp_engine *to, clmlp_engine *from);
 
 /* Changes the learning rate of the following steps (for schedules); lr > 0 and finite. */
 clmlp_status clmlp_engine_set_lr(clmlp_engine *e, float lr);
@@ -161,7 +165,8 @@ typedef enum {
     CLMLP_BUF_DELTA,    /* D_l, count x sizes[l+1] */
     CLMLP_BUF_GRAD_W,   /* dL/dW_l, sizes[l] x sizes[l+1] */
     CLMLP_BUF_GRAD_B,   /* dL/db_l, sizes[l+1] */
-    CLMLP_BUF_WEIGHT    /* W_l after the step */
+    CLMLP_BUF_WEIGHT,   /* W_l after the step */
+    CLMLP_BUF_BIAS      /* b_l after the step */
 } clmlp_buffer_kind;
 /* Copies buffer `kind` of layer l (0-based weight layer) into out; *len gets its length. */
 clmlp_status clmlp_engine_read_buffer(clmlp_engine *e, clmlp_buffer_kind kind, int layer,

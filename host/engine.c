@@ -134,6 +134,31 @@ clmlp_status clmlp_engine_set_opt_state(clmlp_engine *e, uint64_t step, const fl
     return st;
 }
 
+clmlp_status clmlp_engine_copy_state(clmlp_engine *to, clmlp_engine *from)
+{
+    size_t n = from->net->n_params_padded;
+    if (to->net->n_params_padded != n)
+        return clmlp_engine_fail(to, CLMLP_ERR_ARG, "network shape differs from the engine's");
+    float *params = malloc(3 * n * sizeof *params);
+    if (!params)
+        return clmlp_engine_fail(to, CLMLP_ERR_NOMEM, "no memory to copy an engine's state");
+    float *m = params + n, *v = m + n;
+    clmlp_status st = from->ops->get_params(from, params);
+    if (st == CLMLP_OK)
+        st = from->ops->get_opt_state(from, m, v);
+    if (st != CLMLP_OK)
+        st = clmlp_engine_fail(to, st, "reading the state of %s: %s", from->device_name,
+                               from->err);
+    if (st == CLMLP_OK)
+        st = to->ops->set_params(to, params);
+    if (st == CLMLP_OK)
+        st = to->ops->set_opt_state(to, m, v);
+    if (st == CLMLP_OK)
+        to->step = from->step;
+    free(params);
+    return st;
+}
+
 clmlp_status clmlp_engine_set_lr(clmlp_engine *e, float lr)
 {
     if (!(lr > 0.0f) || !isfinite(lr))
@@ -207,7 +232,8 @@ static size_t buffer_len(const clmlp_engine *e, clmlp_buffer_kind kind, int l)
     case CLMLP_BUF_DELTA: return e->last_count * s[l + 1];
     case CLMLP_BUF_GRAD_W:
     case CLMLP_BUF_WEIGHT: return s[l] * s[l + 1];
-    case CLMLP_BUF_GRAD_B: return s[l + 1];
+    case CLMLP_BUF_GRAD_B:
+    case CLMLP_BUF_BIAS: return s[l + 1];
     }
     return 0;
 }

@@ -1,7 +1,8 @@
 /* test_checkpoint.c - checkpoints and resume: a run stopped after an epoch or in the middle of
  * one and resumed from its checkpoint ends with bit-identical weights to a straight run, on
  * both backends and with every optimizer; a checkpoint is a readable model file; a damaged one
- * is refused; a diverged run never overwrites a good checkpoint. */
+ * is refused; a diverged run never overwrites a good checkpoint; one engine's whole state
+ * copied into another (compare --resync). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,74 @@ static clmlp_status run(clmlp_backend b, clmlp_train_options *opt, const clmlp_c
     clmlp_dataset_free(&d);
     return st;
 }
+
+/* An engine of backend b on make_net() with Adam (whose state is all three parts: moments and
+ * step count), the data and the identity order set, after `steps` steps of 64 samples. */
+static clmlp_engine *adam_engine(clmlp_backend b, const clmlp_dataset *d, unsigned steps)
+{
+    clmlp_net *net = make_net();
+    clmlp_hyper h = clmlp_hyper_default();
+    h.optimizer = CLMLP_OPT_ADAM;
+    h.lr = 0.01f;
+    clmlp_engine *e;
+    char err[16384];
+    ck_assert_msg(clmlp_engine_create(&e, b, NULL, net, &h, 64, err, sizeof err) == CLMLP_OK, "%s",
+                  err);
+    clmlp_net_free(net);
+    uint32_t *order = malloc(d->n * sizeof *order);
+    for (size_t i = 0; i < d->n; i++)
+        order[i] = (uint32_t)i;
+    ck_assert_int_eq(clmlp_engine_set_data(e, d->X, d->labels, d->n, d->dim), CLMLP_OK);
+    ck_assert_int_eq(clmlp_engine_set_order(e, order, d->n), CLMLP_OK);
+    free(order);
+    for (unsigned s = 0; s < steps; s++)
+        ck_assert_msg(clmlp_engine_train_batch(e, 64 * (size_t)s, 64) == CLMLP_OK, "%s",
+                      clmlp_engine_error(e));
+    return e;
+}
+
+/* clmlp_engine_copy_state (compare --resync): after it the two engines hold the same state,
+ * bit for bit: parameters, both moment arrays and the step count (Adam's bias correction),
+ * from the device to the reference and back, starting from different states (3 steps against
+ * 1). Engines of different shapes are refused. */
+START_TEST(copy_state_leaves_one_state)
+{
+    clmlp_dataset d;
+    make_data(&d);
+    clmlp_engine *from = adam_engine(backends[_i], &d, 3), *to = adam_engine(backends[!_i], &d, 1);
+    ck_assert_msg(clmlp_engine_copy_state(to, from) == CLMLP_OK, "%s", clmlp_engine_error(to));
+    clmlp_net *pf = make_net(), *pt = make_net();
+    size_t n = pf->n_params_padded;
+    float *mf = malloc(n * 4), *vf = malloc(n * 4), *mt = malloc(n * 4), *vt = malloc(n * 4);
+    uint64_t sf = 0, st = 0;
+    ck_assert_int_eq(clmlp_engine_get_params(from, pf), CLMLP_OK);
+    ck_assert_int_eq(clmlp_engine_get_params(to, pt), CLMLP_OK);
+    ck_assert_int_eq(clmlp_engine_get_opt_state(from, &sf, mf, vf), CLMLP_OK);
+    ck_assert_int_eq(clmlp_engine_get_opt_state(to, &st, mt, vt), CLMLP_OK);
+    ck_assert_uint_eq(sf, 3);
+    ck_assert_uint_eq(st, 3);
+    ck_assert_mem_eq(pt->params, pf->params, n * 4);
+    ck_assert_mem_eq(mt, mf, n * 4);
+    ck_assert_mem_eq(vt, vf, n * 4);
+
+    const size_t sizes[] = {12, 5, 4};
+    const clmlp_act act[] = {CLMLP_ACT_TANH, CLMLP_ACT_SOFTMAX};
+    clmlp_net *other;
+    ck_assert_int_eq(clmlp_net_create(&other, 2, sizes, act, CLMLP_LOSS_CE, NULL, 0), CLMLP_OK);
+    clmlp_hyper h = clmlp_hyper_default();
+    clmlp_engine *small;
+    char err[256];
+    ck_assert_int_eq(clmlp_engine_create(&small, CLMLP_BACKEND_REF, NULL, other, &h, 8, err,
+                                         sizeof err), CLMLP_OK);
+    ck_assert_int_eq(clmlp_engine_copy_state(small, from), CLMLP_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(clmlp_engine_error(small), "shape"));
+    clmlp_engine_free(small), clmlp_net_free(other);
+    clmlp_engine_free(from), clmlp_engine_free(to);
+    clmlp_net_free(pf), clmlp_net_free(pt);
+    free(mf), free(vf), free(mt), free(vt);
+    clmlp_dataset_free(&d);
+}
+END_TEST
 
 /* _i: backend x optimizer x (stop after epoch 2 | stop in the middle of epoch 3) */
 START_TEST(resume_is_bit_identical_to_a_straight_run)
@@ -229,6 +298,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, resume_is_bit_identical_to_a_straight_run, 0, 12);
     tcase_add_test(tc, damaged_checkpoint_is_refused);
+    tcase_add_loop_test(tc, copy_state_leaves_one_state, 0, 2);
     tcase_add_test(tc, divergence_stops_and_keeps_the_last_good_checkpoint);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -645,6 +645,7 @@ static clmlp_status cl_read_buffer(clmlp_engine *e, clmlp_buffer_kind kind, int 
     case CLMLP_BUF_GRAD_W: src = s->gW[l], len = n_in * n; break;
     case CLMLP_BUF_GRAD_B: src = s->gb[l], len = n; break;
     case CLMLP_BUF_WEIGHT: src = s->W[l], len = n_in * n; break;
+    case CLMLP_BUF_BIAS: src = s->b[l], len = n; break;
     }
     TRY(clEnqueueReadBuffer(s->q, src, CL_TRUE, 0, len * sizeof(float), out, 0, NULL, NULL));
     return CLMLP_OK;

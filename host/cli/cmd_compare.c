@@ -13,7 +13,8 @@ static const char compare_help[] =
     "Usage: clmlp compare [OPTIONS]\n"
     "Builds one initial network, then runs the same K training steps (same batches, same\n"
     "order) on an OpenCL device and on the CPU reference backend. After each step it compares,\n"
-    "per layer, the activations, deltas, weight gradients, bias gradients and updated weights:\n"
+    "per layer, the activations, deltas, weight and bias gradients, and updated weights and\n"
+    "biases:\n"
     "max |a-b|, max |a-b|/|b|, and pass/fail of |a-b| <= atol + rtol*|b| for every element\n"
     "(a: OpenCL, b: reference). Exits 1 when any element fails.\n"
     "\n"
@@ -41,8 +42,8 @@ static const char compare_help[] =
     "512 samples of " CLI_DEFAULT_DATA ", batch 128.\n"
     "  --help          show this help\n";
 
-static const char *kind_names[] = {"activation", "delta", "grad_W", "grad_b", "weight"};
-#define N_KINDS 5
+static const char *kind_names[] = {"activation", "delta", "grad_W", "grad_b", "weight", "bias"};
+#define N_KINDS 6
 
 typedef struct diff {
     size_t n;
@@ -76,7 +77,6 @@ typedef struct cmp_job {
     clmlp_engine *cl, *ref;
     uint32_t *order;
     float *bufa, *bufb;
-    float *moment1, *moment2; /* --resync: the device's optimizer state, on its way over */
     size_t cap;
     clmlp_rng rng;
     size_t rows_bad, rows;
@@ -92,8 +92,6 @@ static void job_free(cmp_job *j)
     free(j->order);
     free(j->bufa);
     free(j->bufb);
-    free(j->moment1);
-    free(j->moment2);
 }
 
 static int engine_fail(cmp_job *j, clmlp_engine *e, const char *what)
@@ -115,11 +113,7 @@ static int allocate(cmp_job *j)
     j->order = malloc(j->train.n * sizeof *j->order);
     j->bufa = malloc(j->cap * sizeof *j->bufa);
     j->bufb = malloc(j->cap * sizeof *j->bufb);
-    if (j->cfg.resync) {
-        j->moment1 = malloc(n->n_params_padded * sizeof *j->moment1);
-        j->moment2 = malloc(n->n_params_padded * sizeof *j->moment2);
-    }
-    if (!j->order || !j->bufa || !j->bufb || (j->cfg.resync && (!j->moment1 || !j->moment2))) {
+    if (!j->order || !j->bufa || !j->bufb) {
         cli_err(j->cfg.cmd, "out of memory");
         return CLI_EXIT_FAIL;
     }
@@ -219,21 +213,6 @@ static int compare_step(cmp_job *j, unsigned step, size_t count, int table)
     return CLI_EXIT_OK;
 }
 
-/* --resync: the reference takes the device's weights, optimizer moments and step count, so
- * that the next step starts from one state on both (j->net, cloned by both engines when they
- * were made, serves as the carrier). */
-static int resync(cmp_job *j)
-{
-    uint64_t step = 0;
-    if (clmlp_engine_get_params(j->cl, j->net) != CLMLP_OK ||
-        clmlp_engine_get_opt_state(j->cl, &step, j->moment1, j->moment2) != CLMLP_OK)
-        return engine_fail(j, j->cl, "cannot read the device's state");
-    if (clmlp_engine_set_params(j->ref, j->net) != CLMLP_OK ||
-        clmlp_engine_set_opt_state(j->ref, step, j->moment1, j->moment2) != CLMLP_OK)
-        return engine_fail(j, j->ref, "cannot set the reference's state");
-    return CLI_EXIT_OK;
-}
-
 static int run_steps(cmp_job *j)
 {
     size_t n = j->train.n, batch = j->cfg.batch, first = n;
@@ -246,11 +225,9 @@ static int run_steps(cmp_job *j)
             first = 0;
         }
         size_t count = n - first < batch ? n - first : batch;
-        if (j->cfg.resync && s > 1) {
-            int rc = resync(j);
-            if (rc != CLI_EXIT_OK)
-                return rc;
-        }
+        /* --resync: the reference takes the device's state, so the step starts from one */
+        if (j->cfg.resync && s > 1 && clmlp_engine_copy_state(j->ref, j->cl) != CLMLP_OK)
+            return engine_fail(j, j->ref, "cannot give the reference the device's state");
         if (clmlp_engine_train_batch(j->cl, first, count) != CLMLP_OK)
             return engine_fail(j, j->cl, "training step failed");
         if (clmlp_engine_train_batch(j->ref, first, count) != CLMLP_OK)

@@ -205,6 +205,7 @@ static clmlp_status ref_read_buffer(clmlp_engine *e, clmlp_buffer_kind kind, int
     case CLMLP_BUF_GRAD_W: memcpy(out, s->grad + net->w_off[l], n_in * n_out * sizeof *out); break;
     case CLMLP_BUF_GRAD_B: memcpy(out, s->grad + net->b_off[l], n_out * sizeof *out); break;
     case CLMLP_BUF_WEIGHT: memcpy(out, clmlp_net_cW(net, l), n_in * n_out * sizeof *out); break;
+    case CLMLP_BUF_BIAS: memcpy(out, clmlp_net_cb(net, l), n_out * sizeof *out); break;
     }
     return CLMLP_OK;
 }
