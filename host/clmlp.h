@@ -142,7 +142,9 @@ clmlp_status clmlp_engine_range_stats(clmlp_engine *e, size_t begin, size_t end,
 /* Forward pass on n rows of X (host memory); writes the n x n_out outputs (probabilities for
  * softmax) to out. */
 clmlp_status clmlp_engine_predict(clmlp_engine *e, const float *X, size_t n, float *out);
-/* Copies the engine's parameters into net (same shape) / from net into the engine. */
+/* Copies the engine's parameters into net / from net into the engine; net must have the
+ * engine's layer sizes (CLMLP_ERR_ARG otherwise). Setting them ends the last step's
+ * statistics (clmlp_engine_layer_stats): they described the weights that step left. */
 clmlp_status clmlp_engine_get_params(clmlp_engine *e, clmlp_net *net);
 clmlp_status clmlp_engine_set_params(clmlp_engine *e, const clmlp_net *net);
 
@@ -151,9 +153,10 @@ clmlp_status clmlp_engine_set_params(clmlp_engine *e, const clmlp_net *net);
 clmlp_status clmlp_engine_get_opt_state(clmlp_engine *e, uint64_t *step, float *m, float *v);
 clmlp_status clmlp_engine_set_opt_state(clmlp_engine *e, uint64_t step, const float *m,
                                         const float *v);
-/* Gives `to` the parameters, optimizer moments and step count of `from` (engines of the same
- * network shape, any backends): from then on both train from one state (`clmlp compare
- * --resync`). On failure the message is in clmlp_engine_error(to). */
+/* Gives `to` the parameters, optimizer moments and step count of `from` (engines with the same
+ * layer sizes, any backends; CLMLP_ERR_ARG otherwise): from then on both train from one state
+ * (`clmlp compare --resync`). Ends `to`'s last-step statistics, as set_params does. On failure
+ * the message is in clmlp_engine_error(to). */
 clmlp_status clmlp_engine_copy_state(clmlp_engine *to, clmlp_engine *from);
 
 /* Changes the learning rate of the following steps (for schedules); lr > 0 and finite. */
@@ -186,7 +189,7 @@ typedef struct clmlp_layer_stats {
 /* The diagnostics of layer `layer` (0-based weight layer) for the last training step. Computed
  * on the engine's backend once per step for all layers (one small kernel per layer and one read
  * on OpenCL), then kept until the next step. Fails when no step was trained since the engine
- * was created or last predicted. */
+ * was created, last predicted or had its parameters replaced (set_params, copy_state). */
 clmlp_status clmlp_engine_layer_stats(clmlp_engine *e, int layer, clmlp_layer_stats *out);
 
 #ifdef __cplusplus

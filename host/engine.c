@@ -134,11 +134,49 @@ clmlp_status clmlp_engine_set_opt_state(clmlp_engine *e, uint64_t step, const fl
     return st;
 }
 
+/* Whether a and b have the same layer sizes, so that their parameter arrays have one layout.
+ * The padded lengths alone do not tell: every tensor is padded to CLMLP_PARAM_ALIGN floats, so
+ * 2-3 and 3-2, or 5-7-4 and 4-7-5, have arrays of one length and different layouts. */
+static int same_shape(const clmlp_net *a, const clmlp_net *b)
+{
+    if (a->n_layers != b->n_layers)
+        return 0;
+    for (int l = 0; l <= a->n_layers; l++)
+        if (a->sizes[l] != b->sizes[l])
+            return 0;
+    return 1;
+}
+
+/* "784-256-10" into buf. */
+static const char *shape_text(const clmlp_net *n, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int l = 0; l <= n->n_layers && used < len; l++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%zu", l ? "-" : "", n->sizes[l]);
+    return buf;
+}
+
+static clmlp_status shape_mismatch(clmlp_engine *e, const clmlp_net *other)
+{
+    char a[256], b[256];
+    return clmlp_engine_fail(e, CLMLP_ERR_ARG, "network shape %s differs from the engine's %s",
+                             shape_text(other, a, sizeof a), shape_text(e->net, b, sizeof b));
+}
+
+/* The last step's statistics describe the weights that step left; once the parameters are
+ * replaced they describe none, so they are dropped (layer_stats then asks for a step). */
+static void forget_last_step(clmlp_engine *e)
+{
+    e->stats_valid = 0;
+    e->last_count = 0;
+}
+
 clmlp_status clmlp_engine_copy_state(clmlp_engine *to, clmlp_engine *from)
 {
+    if (!same_shape(to->net, from->net))
+        return shape_mismatch(to, from->net);
     size_t n = from->net->n_params_padded;
-    if (to->net->n_params_padded != n)
-        return clmlp_engine_fail(to, CLMLP_ERR_ARG, "network shape differs from the engine's");
     float *params = malloc(3 * n * sizeof *params);
     if (!params)
         return clmlp_engine_fail(to, CLMLP_ERR_NOMEM, "no memory to copy an engine's state");
@@ -155,6 +193,7 @@ clmlp_status clmlp_engine_copy_state(clmlp_engine *to, clmlp_engine *from)
         st = to->ops->set_opt_state(to, m, v);
     if (st == CLMLP_OK)
         to->step = from->step;
+    forget_last_step(to);
     free(params);
     return st;
 }
@@ -211,15 +250,16 @@ clmlp_status clmlp_engine_predict(clmlp_engine *e, const float *X, size_t n, flo
 
 clmlp_status clmlp_engine_get_params(clmlp_engine *e, clmlp_net *net)
 {
-    if (net->n_params_padded != e->net->n_params_padded)
-        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "network shape differs from the engine's");
+    if (!same_shape(net, e->net))
+        return shape_mismatch(e, net);
     return e->ops->get_params(e, net->params);
 }
 
 clmlp_status clmlp_engine_set_params(clmlp_engine *e, const clmlp_net *net)
 {
-    if (net->n_params_padded != e->net->n_params_padded)
-        return clmlp_engine_fail(e, CLMLP_ERR_ARG, "network shape differs from the engine's");
+    if (!same_shape(net, e->net))
+        return shape_mismatch(e, net);
+    forget_last_step(e);
     return e->ops->set_params(e, net->params);
 }
 
@@ -303,7 +343,8 @@ clmlp_status clmlp_engine_layer_stats(clmlp_engine *e, int layer, clmlp_layer_st
         if (e->last_count == 0)
             return clmlp_engine_fail(e, CLMLP_ERR_ARG,
                                      "layer statistics need a training step (none since the "
-                                     "engine was created or last predicted)");
+                                     "engine was created, last predicted or had its parameters "
+                                     "replaced)");
         clmlp_status st = compute_layer_stats(e);
         if (st != CLMLP_OK)
             return st;

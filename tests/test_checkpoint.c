@@ -291,6 +291,77 @@ START_TEST(divergence_stops_and_keeps_the_last_good_checkpoint)
 }
 END_TEST
 
+/* A reference engine (SGD) on an n_layers network of the given sizes, tanh then softmax. */
+static clmlp_engine *shaped_engine(int n_layers, const size_t *sizes, clmlp_net **net_out)
+{
+    clmlp_act act[CLMLP_MAX_LAYERS];
+    for (int l = 0; l < n_layers; l++)
+        act[l] = l + 1 < n_layers ? CLMLP_ACT_TANH : CLMLP_ACT_SOFTMAX;
+    clmlp_net *net;
+    ck_assert_int_eq(clmlp_net_create(&net, n_layers, sizes, act, CLMLP_LOSS_CE, NULL, 0),
+                     CLMLP_OK);
+    clmlp_hyper h = clmlp_hyper_default();
+    clmlp_engine *e;
+    char err[256];
+    ck_assert_msg(clmlp_engine_create(&e, CLMLP_BACKEND_REF, NULL, net, &h, 8, err, sizeof err) ==
+                      CLMLP_OK, "%s", err);
+    *net_out = net;
+    return e;
+}
+
+/* Networks whose parameter arrays have one padded length but different layouts (each tensor
+ * is padded to CLMLP_PARAM_ALIGN floats): copy_state, get_params and set_params refuse them,
+ * naming both shapes, instead of copying values into the wrong places (a reviewer's find:
+ * the length was all they checked). */
+START_TEST(same_padded_length_other_shape_is_refused)
+{
+    static const size_t a3[] = {2, 3}, b3[] = {3, 2}, a4[] = {5, 7, 4}, b4[] = {4, 7, 5};
+    const size_t *pairs[2][2] = {{a3, b3}, {a4, b4}};
+    const int layers[2] = {1, 2};
+    for (int p = 0; p < 2; p++) {
+        clmlp_net *na, *nb;
+        clmlp_engine *ea = shaped_engine(layers[p], pairs[p][0], &na);
+        clmlp_engine *eb = shaped_engine(layers[p], pairs[p][1], &nb);
+        ck_assert_uint_eq(na->n_params_padded, nb->n_params_padded); /* the case in point */
+        ck_assert_int_eq(clmlp_engine_copy_state(ea, eb), CLMLP_ERR_ARG);
+        ck_assert_ptr_nonnull(strstr(clmlp_engine_error(ea), "shape"));
+        ck_assert_int_eq(clmlp_engine_get_params(ea, nb), CLMLP_ERR_ARG);
+        ck_assert_int_eq(clmlp_engine_set_params(ea, nb), CLMLP_ERR_ARG);
+        ck_assert_msg(strstr(clmlp_engine_error(ea), p ? "4-7-5" : "3-2") &&
+                          strstr(clmlp_engine_error(ea), p ? "5-7-4" : "2-3"),
+                      "both shapes named: %s", clmlp_engine_error(ea));
+        ck_assert_int_eq(clmlp_engine_get_params(ea, na), CLMLP_OK); /* its own shape is fine */
+        clmlp_engine_free(ea), clmlp_engine_free(eb);
+        clmlp_net_free(na), clmlp_net_free(nb);
+    }
+}
+END_TEST
+
+/* Replacing the parameters ends the last step's statistics (they described the weights that
+ * step left): layer_stats asks for a step instead of mixing the new weights with the old
+ * step's gradients; the next step brings them back. */
+START_TEST(new_parameters_end_the_last_steps_statistics)
+{
+    clmlp_dataset d;
+    make_data(&d);
+    clmlp_engine *e = adam_engine(backends[_i], &d, 1), *other = adam_engine(backends[!_i], &d, 2);
+    clmlp_layer_stats ls;
+    ck_assert_int_eq(clmlp_engine_layer_stats(e, 0, &ls), CLMLP_OK);
+    clmlp_net *p = make_net();
+    ck_assert_int_eq(clmlp_engine_get_params(e, p), CLMLP_OK);
+    ck_assert_int_eq(clmlp_engine_set_params(e, p), CLMLP_OK);
+    ck_assert_int_eq(clmlp_engine_layer_stats(e, 0, &ls), CLMLP_ERR_ARG);
+    ck_assert_int_eq(clmlp_engine_train_batch(e, 64, 64), CLMLP_OK);
+    ck_assert_int_eq(clmlp_engine_layer_stats(e, 0, &ls), CLMLP_OK);
+    ck_assert_int_eq(clmlp_engine_copy_state(e, other), CLMLP_OK);
+    ck_assert_int_eq(clmlp_engine_layer_stats(e, 0, &ls), CLMLP_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(clmlp_engine_error(e), "replaced"));
+    clmlp_net_free(p);
+    clmlp_engine_free(e), clmlp_engine_free(other);
+    clmlp_dataset_free(&d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("checkpoints");
@@ -299,6 +370,8 @@ int main(void)
     tcase_add_loop_test(tc, resume_is_bit_identical_to_a_straight_run, 0, 12);
     tcase_add_test(tc, damaged_checkpoint_is_refused);
     tcase_add_loop_test(tc, copy_state_leaves_one_state, 0, 2);
+    tcase_add_test(tc, same_padded_length_other_shape_is_refused);
+    tcase_add_loop_test(tc, new_parameters_end_the_last_steps_statistics, 0, 2);
     tcase_add_test(tc, divergence_stops_and_keeps_the_last_good_checkpoint);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
