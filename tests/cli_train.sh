@@ -117,6 +117,34 @@ else
     fail "compare --resync exited non-zero: $(tail -5 "$TMP/resync.out")"
 fi
 
+# ---- compare checks the optimizer state each step leaves, with or without --resync ----
+# Kernels that store a wrong velocity (momentum) or second moment (Adam) while stepping the
+# weights right: the weight rows pass, so only the state rows can catch them (a reviewer's
+# find: --resync hands the device's state to the reference before each step and hid them).
+mkdir "$TMP/kmut"
+cp "$(dirname "$0")/../kernels/"*.cl "$TMP/kmut/"
+sed -i 's/VSTORE(N, v_, m1);/VSTORE(N, 0.5f * v_, m1);/; s/VSTORE(N, s_, m2);/VSTORE(N, 0.5f * s_, m2);/' \
+    "$TMP/kmut/update_rules.cl"
+grep -q "0.5f \* v_" "$TMP/kmut/update_rules.cl" && grep -q "0.5f \* s_" "$TMP/kmut/update_rules.cl" ||
+    fail "the mutation did not apply to update_rules.cl"
+STATE=(--train-csv "$TMP/blobs_train.csv" --layers 2,33,17,3 --batch 16 --lr 0.1 --steps 3
+       --resync)
+for rule in "momentum moment1" "adam moment2"; do
+    read -r opt moment <<<"$rule"
+    if CLMLP_KERNEL_DIR="$TMP/kmut" "$CLMLP" compare "${STATE[@]}" --optimizer "$opt" \
+        >"$TMP/state.out" 2>&1; then
+        fail "compare --resync --optimizer $opt passed kernels that store a wrong $moment"
+    elif grep -q "${moment}_W .*FAIL" "$TMP/state.out" &&
+        ! grep -q "  weight .*FAIL" "$TMP/state.out"; then
+        pass "compare --resync catches a wrong $moment ($opt)"
+    else
+        fail "compare --resync --optimizer $opt, wrong $moment: $(tail -12 "$TMP/state.out")"
+    fi
+    "$CLMLP" compare "${STATE[@]}" --optimizer "$opt" >"$TMP/state.out" 2>&1 &&
+        grep -q "${moment}_W .*pass" "$TMP/state.out" && pass "compare --resync, $opt state rows" ||
+        fail "compare --resync --optimizer $opt: $(tail -5 "$TMP/state.out")"
+done
+
 # ---- early stopping keeps the best validation epoch ----
 "$CLMLP" train "${BLOBS[@]}" --device cpu --val-fraction 0.2 --patience 2 --epochs 40 >"$TMP/es.out"
 grep -q "kept epoch" "$TMP/es.out" && grep -q "val loss" "$TMP/es.out" && pass "--val-fraction/--patience" ||

@@ -13,8 +13,9 @@ static const char compare_help[] =
     "Usage: clmlp compare [OPTIONS]\n"
     "Builds one initial network, then runs the same K training steps (same batches, same\n"
     "order) on an OpenCL device and on the CPU reference backend. After each step it compares,\n"
-    "per layer, the activations, deltas, weight and bias gradients, and updated weights and\n"
-    "biases:\n"
+    "per layer, the activations, deltas, weight and bias gradients, updated weights and\n"
+    "biases, and the optimizer's state: momentum's velocity, or Adam's first moment and the\n"
+    "square root of its second (on the gradients' scale, so that one tolerance fits it):\n"
     "max |a-b|, max |a-b|/|b|, and pass/fail of |a-b| <= atol + rtol*|b| for every element\n"
     "(a: OpenCL, b: reference). Exits 1 when any element fails.\n"
     "\n"
@@ -33,7 +34,8 @@ static const char compare_help[] =
     "                  step and the full table after the last)\n"
     "  --resync        before each step, copy the device's weights and optimizer state into the\n"
     "                  reference: every step is then compared from the same state, so the\n"
-    "                  differences are that step's alone and do not grow with --steps\n"
+    "                  differences are that step's alone and do not grow with --steps (the\n"
+    "                  state each step leaves is still compared)\n"
     "  --limit N       training samples used (default 512; 0: all)\n"
     "  --device D      OpenCL device index or name substring (default as train)\n"
     "Network and data options are those of 'clmlp train' (--data, --train-csv, --layers,\n"
@@ -78,6 +80,7 @@ typedef struct cmp_job {
     uint32_t *order;
     float *bufa, *bufb;
     size_t cap;
+    float *state[2][2]; /* [device, reference][first moment, second moment], padded layout */
     clmlp_rng rng;
     size_t rows_bad, rows;
 } cmp_job;
@@ -92,6 +95,9 @@ static void job_free(cmp_job *j)
     free(j->order);
     free(j->bufa);
     free(j->bufb);
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++)
+            free(j->state[i][k]);
 }
 
 static int engine_fail(cmp_job *j, clmlp_engine *e, const char *what)
@@ -113,7 +119,11 @@ static int allocate(cmp_job *j)
     j->order = malloc(j->train.n * sizeof *j->order);
     j->bufa = malloc(j->cap * sizeof *j->bufa);
     j->bufb = malloc(j->cap * sizeof *j->bufb);
-    if (!j->order || !j->bufa || !j->bufb) {
+    int state_ok = 1;
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++)
+            state_ok &= (j->state[i][k] = malloc(n->n_params_padded * sizeof(float))) != NULL;
+    if (!j->order || !j->bufa || !j->bufb || !state_ok) {
         cli_err(j->cfg.cmd, "out of memory");
         return CLI_EXIT_FAIL;
     }
@@ -183,33 +193,87 @@ static int read_pair(cmp_job *j, clmlp_buffer_kind k, int l, size_t *len)
     return CLI_EXIT_OK;
 }
 
+/* How many optimizer moments the rule keeps: SGD none, momentum its velocity, Adam two. */
+static int n_moments(const clmlp_hyper *h)
+{
+    return h->optimizer == CLMLP_OPT_SGD ? 0 : h->optimizer == CLMLP_OPT_MOMENTUM ? 1 : 2;
+}
+
+/* Reads both engines' optimizer moments into j->state. Adam's second moment becomes its square
+ * root: v is the running mean of g^2, ~1e-8 where g ~ 1e-4, so under the default atol any v
+ * would pass; sqrt(v) is on the gradients' scale, where the same tolerance means as much. */
+static int read_moments(cmp_job *j)
+{
+    clmlp_engine *both[2] = {j->cl, j->ref};
+    for (int i = 0; i < 2; i++) {
+        uint64_t step = 0;
+        if (clmlp_engine_get_opt_state(both[i], &step, j->state[i][0], j->state[i][1]) !=
+            CLMLP_OK)
+            return engine_fail(j, both[i], "cannot read the optimizer state");
+        if (n_moments(&j->cfg.hyper) == 2)
+            for (size_t p = 0; p < j->net->n_params_padded; p++)
+                j->state[i][1][p] = sqrtf(j->state[i][1][p]);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* One row of the table: its counts go into the step's totals. */
+typedef struct step_tally {
+    double worst;
+    size_t bad_rows, rows;
+    int table;
+} step_tally;
+
+static void tally_row(cmp_job *j, step_tally *t, int layer, const char *name, const float *a,
+                      const float *b, size_t n)
+{
+    diff d = compare_arrays(a, b, n, j->cfg.rtol, j->cfg.atol);
+    t->rows++;
+    t->bad_rows += d.bad != 0;
+    t->worst = d.worst > t->worst ? d.worst : t->worst;
+    if (t->table)
+        printf("  %-5d %-10s %9zu %12.3e %12.3e %10.3g  %s\n", layer + 1, name, d.n, d.max_abs,
+               d.max_rel, d.worst, d.bad ? "FAIL" : "pass");
+}
+
+/* The optimizer-state rows of layer l: each moment's weight and bias parts. */
+static void moment_rows(cmp_job *j, step_tally *t, int l)
+{
+    static const char *names[2][2] = {{"moment1_W", "moment1_b"}, {"moment2_W", "moment2_b"}};
+    const clmlp_net *n = j->net;
+    size_t off[2] = {n->w_off[l], n->b_off[l]};
+    size_t len[2] = {n->sizes[l] * n->sizes[l + 1], n->sizes[l + 1]};
+    for (int k = 0; k < n_moments(&j->cfg.hyper); k++)
+        for (int part = 0; part < 2; part++)
+            tally_row(j, t, l, names[k][part], j->state[0][k] + off[part],
+                      j->state[1][k] + off[part], len[part]);
+}
+
 /* Compares every buffer of every layer after one step; prints the table when `table`. */
 static int compare_step(cmp_job *j, unsigned step, size_t count, int table)
 {
-    double worst = 0.0;
-    size_t bad_rows = 0, rows = 0;
+    step_tally t = {0.0, 0, 0, table};
     if (table)
         printf("step %u (batch of %zu)\n  %-5s %-10s %9s %12s %12s %10s  %s\n", step, count,
                "layer", "buffer", "elements", "max_abs", "max_rel", "worst/tol", "result");
-    for (int l = 0; l < j->net->n_layers; l++)
-        for (int k = 0; k < N_KINDS; k++) {
+    int rc = read_moments(j);
+    for (int l = 0; rc == CLI_EXIT_OK && l < j->net->n_layers; l++) {
+        for (int k = 0; rc == CLI_EXIT_OK && k < N_KINDS; k++) {
             size_t len = 0;
-            int rc = read_pair(j, (clmlp_buffer_kind)k, l, &len);
-            if (rc != CLI_EXIT_OK)
-                return rc;
-            diff d = compare_arrays(j->bufa, j->bufb, len, j->cfg.rtol, j->cfg.atol);
-            rows++;
-            bad_rows += d.bad != 0;
-            worst = d.worst > worst ? d.worst : worst;
-            if (table)
-                printf("  %-5d %-10s %9zu %12.3e %12.3e %10.3g  %s\n", l + 1, kind_names[k], d.n,
-                       d.max_abs, d.max_rel, d.worst, d.bad ? "FAIL" : "pass");
+            rc = read_pair(j, (clmlp_buffer_kind)k, l, &len);
+            if (rc == CLI_EXIT_OK)
+                tally_row(j, &t, l, kind_names[k], j->bufa, j->bufb, len);
         }
+        if (rc == CLI_EXIT_OK)
+            moment_rows(j, &t, l);
+    }
+    if (rc != CLI_EXIT_OK)
+        return rc;
     if (!table)
-        printf("step %u: %zu of %zu rows fail; worst |a-b|/tol %.3g\n", step, bad_rows, rows,
-               worst);
-    j->rows += rows;
-    j->rows_bad += bad_rows;
+        printf("step %u: %zu of %zu rows fail; worst |a-b|/tol %.3g\n", step, t.bad_rows, t.rows,
+               t.worst);
+    j->rows += t.rows;
+    j->rows_bad += t.bad_rows;
     return CLI_EXIT_OK;
 }
 
