@@ -159,6 +159,12 @@ clmlp_status clmlp_engine_set_opt_state(clmlp_engine *e, uint64_t step, const fl
  * the message is in clmlp_engine_error(to). */
 clmlp_status clmlp_engine_copy_state(clmlp_engine *to, clmlp_engine *from);
 
+/* Returns once every step queued so far has completed. clmlp_engine_train_batch only queues a
+ * step on an OpenCL device, so a loop of them runs ahead of the device by as many steps as it
+ * likes; clmlp_train waits here every ~0.1 s of work so that a stop request (on_progress) takes
+ * effect within that, not after every step already queued. */
+clmlp_status clmlp_engine_finish(clmlp_engine *e);
+
 /* Changes the learning rate of the following steps (for schedules); lr > 0 and finite. */
 clmlp_status clmlp_engine_set_lr(clmlp_engine *e, float lr);
 

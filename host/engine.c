@@ -198,6 +198,11 @@ clmlp_status clmlp_engine_copy_state(clmlp_engine *to, clmlp_engine *from)
     return st;
 }
 
+clmlp_status clmlp_engine_finish(clmlp_engine *e)
+{
+    return e->ops->finish(e);
+}
+
 clmlp_status clmlp_engine_set_lr(clmlp_engine *e, float lr)
 {
     if (!(lr > 0.0f) || !isfinite(lr))

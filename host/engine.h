@@ -23,6 +23,9 @@ struct clmlp_engine_ops {
     /* The layer_stats partial sums of the last step for every layer, CLMLP_STATS_FIELDS floats
      * per unit, layer 0's units first (kernels/layer_stats.cl). */
     clmlp_status (*layer_stats)(clmlp_engine *e, float *part);
+    /* Returns once every queued step has completed (a backend that runs steps as they are
+     * called has nothing to wait for). */
+    clmlp_status (*finish)(clmlp_engine *e);
     void (*destroy)(clmlp_engine *e);
 };
 

@@ -71,6 +71,26 @@ for dev in cpu 0; do
     fi
 done
 
+# ---- SIGINT on the OpenCL device stops inside the epoch, not after every queued step ----
+# The training loop only queues steps on a device; it once queued a whole epoch in a few
+# milliseconds, so a SIGINT waited for the device to run all of it ("interrupted after epoch
+# 2"). It now waits for the device every ~0.1 s of work. Epochs of ~3 s here (a 2048-1024
+# network); the SIGINT comes 0.5 s into epoch 2, after its steps were queued.
+rm -f "$TMP/mid.clmlp"
+rc=0
+"$CLMLP" train "${BIGDATA[@]}" --layers 20,2048,1024,5 --batch 50 --epochs 3 --device 0 \
+    --checkpoint "$TMP/mid.clmlp" --quiet >/dev/null 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 1 6000); do [[ -e "$TMP/mid.clmlp" ]] && break; sleep 0.01; done
+sleep 0.5
+kill -INT "$pid" 2>/dev/null || true
+wait "$pid" || rc=$?
+if [[ $rc -eq 130 ]] && grep -q "interrupted in epoch 2 after" "$TMP/err"; then
+    pass "device 0: SIGINT mid-epoch: $(head -c 100 "$TMP/err")"
+else
+    fail "device 0: SIGINT 0.5 s into epoch 2 gave exit $rc: $(cat "$TMP/err")"
+fi
+
 # ---- --resume refuses options the checkpoint decides, instead of ignoring them ----
 rc=0
 "$CLMLP" train "${BIGDATA[@]}" --resume "$TMP/int.clmlp" --lr 0.5 >/dev/null 2>"$TMP/err" || rc=$?

@@ -676,6 +676,12 @@ static clmlp_status cl_diagnostics(clmlp_engine *e, float *part)
     return CLMLP_OK;
 }
 
+static clmlp_status cl_finish(clmlp_engine *e)
+{
+    TRY(clFinish(state(e)->q));
+    return CLMLP_OK;
+}
+
 static const struct clmlp_engine_ops cl_ops = {
     .set_data = cl_set_data,
     .set_order = cl_set_order,
@@ -688,6 +694,7 @@ static const struct clmlp_engine_ops cl_ops = {
     .get_opt_state = cl_get_opt_state,
     .set_opt_state = cl_set_opt_state,
     .layer_stats = cl_diagnostics,
+    .finish = cl_finish,
     .destroy = cl_destroy,
 };
 

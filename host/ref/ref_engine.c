@@ -226,6 +226,13 @@ static clmlp_status ref_diagnostics(clmlp_engine *e, float *part)
     return CLMLP_OK;
 }
 
+/* Every step ran when it was called: nothing is queued. */
+static clmlp_status ref_finish(clmlp_engine *e)
+{
+    (void)e;
+    return CLMLP_OK;
+}
+
 static const struct clmlp_engine_ops ref_ops = {
     .set_data = ref_set_data,
     .set_order = ref_set_order,
@@ -238,6 +245,7 @@ static const struct clmlp_engine_ops ref_ops = {
     .get_opt_state = ref_get_opt_state,
     .set_opt_state = ref_set_opt_state,
     .layer_stats = ref_diagnostics,
+    .finish = ref_finish,
     .destroy = ref_destroy,
 };
 
