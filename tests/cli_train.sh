@@ -205,6 +205,25 @@ expect_error "eval: width mismatch" "4 features" eval "$TMP/blobs_cpu.clmlp" --c
 expect_error "predict: width mismatch" "model's input layer has 2" \
     predict "$TMP/blobs_cpu.clmlp" "$TMP/blobs_test.csv"
 expect_error "predict: missing input" "missing.csv" predict "$TMP/blobs_cpu.clmlp" "$TMP/missing.csv"
+# Finite inputs that overflow the float32 sums (relu passes an Inf on; softmax of Inf is NaN):
+# predict printed the NaNs as probabilities with exit 0, and eval named neither file nor
+# sample. Both backends; the output file keeps what it had.
+"$CLMLP" train "${BLOBS[@]}" --act relu --device cpu --epochs 1 --save "$TMP/relu.clmlp" --quiet \
+    >/dev/null
+big_rows='3e38,3e38\n-3e38,-3e38\n3e38,-3e38\n-3e38,3e38\n'
+printf "0.5,0.5\n$big_rows" >"$TMP/overflow.csv"
+printf '1,0.5,0.5\n' >"$TMP/overflow_lab.csv"
+printf "$big_rows" | sed 's/^/0,/' >>"$TMP/overflow_lab.csv"
+echo kept >"$TMP/overflow.out"
+for dev in cpu 0; do
+    expect_error "predict: inputs that overflow ($dev)" "NaN or Inf outputs" predict \
+        "$TMP/relu.clmlp" "$TMP/overflow.csv" --output "$TMP/overflow.out" --device $dev
+    grep -q "overflow.csv: sample [2-5] gives" "$TMP/err" && [[ $(cat "$TMP/overflow.out") == kept ]] &&
+        pass "predict: file and sample named, output untouched ($dev)" ||
+        fail "predict on overflowing inputs ($dev): $(cat "$TMP/err"), output $(cat "$TMP/overflow.out")"
+    expect_error "eval: inputs that overflow ($dev)" "overflow_lab.csv: sample" \
+        eval "$TMP/relu.clmlp" --csv "$TMP/overflow_lab.csv" --device $dev
+done
 
 # A diverging run (features near FLT_MAX, linear output) must fail and leave the model alone.
 printf '0,3e38,3e38\n1,-3e38,3e38\n0,3e38,-3e38\n1,3e38,3e38\n' >"$TMP/huge.csv"

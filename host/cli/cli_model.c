@@ -1,5 +1,7 @@
 /* cli_model.c - loading a saved model and running it on data, for eval and predict. */
 #include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,7 +62,38 @@ int cli_model_prepare_data(const char *cmd, const cli_model *m, const char *path
     return CLI_EXIT_OK;
 }
 
-int cli_model_predict(const char *cmd, const cli_model *m, const char *device,
+/* The first sample with an output that is NaN or Inf, or SIZE_MAX. */
+static size_t first_nonfinite_sample(const float *P, size_t n, size_t k)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < k; j++)
+            if (!isfinite(P[i * k + j]))
+                return i;
+    return SIZE_MAX;
+}
+
+static double largest_magnitude(const float *x, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs((double)x[i]));
+    return m;
+}
+
+/* Refuses outputs that are not all finite, naming the first such sample of `path`. */
+static int check_outputs(const char *cmd, const char *path, const clmlp_dataset *d, const float *P,
+                         size_t k)
+{
+    size_t bad = first_nonfinite_sample(P, d->n, k);
+    if (bad == SIZE_MAX)
+        return CLI_EXIT_OK;
+    cli_err(cmd, "%s: sample %zu gives NaN or Inf outputs: its inputs (largest |x| %.3g, after "
+            "the model's standardisation if any) overflow the network's float32 sums", path,
+            bad + 1, largest_magnitude(d->X + bad * d->dim, d->dim));
+    return CLI_EXIT_FAIL;
+}
+
+int cli_model_predict(const char *cmd, const cli_model *m, const char *device, const char *path,
                       const clmlp_dataset *d, FILE *announce, float **P)
 {
     size_t k = m->net->sizes[m->net->n_layers];
@@ -82,6 +115,10 @@ int cli_model_predict(const char *cmd, const cli_model *m, const char *device,
     if (st != CLMLP_OK) {
         cli_err(cmd, "prediction failed: %s",
                 *P ? clmlp_engine_error(e) : "out of memory for the outputs");
+        free(*P);
+        *P = NULL;
+        rc = CLI_EXIT_FAIL;
+    } else if (check_outputs(cmd, path, d, *P, k) != CLI_EXIT_OK) {
         free(*P);
         *P = NULL;
         rc = CLI_EXIT_FAIL;

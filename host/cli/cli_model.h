@@ -23,8 +23,10 @@ int cli_model_classes(const cli_model *m);
 int cli_model_prepare_data(const char *cmd, const cli_model *m, const char *path,
                            clmlp_dataset *d, int labelled);
 /* Runs the model on every sample of d; *P gets n x outputs (caller frees). When `announce` is
- * a stream, the device's name is printed on it. */
-int cli_model_predict(const char *cmd, const cli_model *m, const char *device,
+ * a stream, the device's name is printed on it. Fails, naming `path` (where d came from) and
+ * the sample, when an output is NaN or Inf: finite inputs can still overflow a layer's float32
+ * sums, and a NaN would otherwise be printed as a probability, or counted as class 0. */
+int cli_model_predict(const char *cmd, const cli_model *m, const char *device, const char *path,
                       const clmlp_dataset *d, FILE *announce, float **P);
 /* Index of the largest of k values; ties go to the lowest index. */
 size_t cli_argmax(const float *p, size_t k);

@@ -130,7 +130,7 @@ int cmd_eval(int argc, char **argv)
     if (rc == CLI_EXIT_OK)
         rc = cli_model_prepare_data("eval", &m, src, &d, 1);
     if (rc == CLI_EXIT_OK)
-        rc = cli_model_predict("eval", &m, a.device, &d, stdout, &P);
+        rc = cli_model_predict("eval", &m, a.device, src, &d, stdout, &P);
     if (rc == CLI_EXIT_OK)
         rc = report(m.net, &d, P);
     free(P);

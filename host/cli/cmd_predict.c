@@ -271,7 +271,7 @@ int cmd_predict(int argc, char **argv)
     if (rc == CLI_EXIT_OK)
         rc = cli_model_prepare_data("predict", &m, a.input, &d, a.labelled);
     if (rc == CLI_EXIT_OK)
-        rc = cli_model_predict("predict", &m, a.device, &d, NULL, &P);
+        rc = cli_model_predict("predict", &m, a.device, a.input, &d, NULL, &P);
     size_t k = m.net ? m.net->sizes[m.net->n_layers] : 0;
     if (rc == CLI_EXIT_OK)
         rc = write_predictions(&a, P, d.n, k);
