@@ -205,6 +205,17 @@ expect_error "eval: width mismatch" "4 features" eval "$TMP/blobs_cpu.clmlp" --c
 expect_error "predict: width mismatch" "model's input layer has 2" \
     predict "$TMP/blobs_cpu.clmlp" "$TMP/blobs_test.csv"
 expect_error "predict: missing input" "missing.csv" predict "$TMP/blobs_cpu.clmlp" "$TMP/missing.csv"
+# Output names that cannot be written are refused before any training: an empty name (once
+# read as the folder "."), or one too long for the folder once the atomic write's temporary
+# suffix is added (once found only when saving, after every epoch).
+long_name=$(printf 'a%.0s' $(seq 1 250)).clmlp
+for out in "--save=" "--checkpoint=" "--log=" "--save=$TMP/$long_name"; do
+    expect_error "train ${out:0:13}...: refused up front" "${out%%=*}" train "${NET[@]}" \
+        --device cpu --epochs 1 "${out%%=*}" "${out#*=}"
+    grep -q "^epoch" "$TMP/out" && fail "train ${out:0:13}...: trained before refusing"
+done
+expect_error "bench --csv ''" "--csv needs a file name" bench --device cpu --batch 4 --csv ""
+expect_error "vanish --csv ''" "--csv needs a file name" vanish --csv ""
 # Finite inputs that overflow the float32 sums (relu passes an Inf on; softmax of Inf is NaN):
 # predict printed the NaNs as probabilities with exit 0, and eval named neither file nor
 # sample. Both backends; the output file keeps what it had.
@@ -326,7 +337,7 @@ rc=0
     fail "predict: --output same as MODEL: exit $rc"
 expect_error "predict: --output a directory" "not a regular file" \
     predict "$M" "$TMP/in.csv" --output "$TMP/idx" --device cpu
-expect_error "predict: --output into a missing folder" "cannot write into folder $TMP/nodir" \
+expect_error "predict: --output into a missing folder" "cannot create files in $TMP/nodir" \
     predict "$M" "$TMP/in.csv" --output "$TMP/nodir/p.txt" --device cpu
 printf 'keep\n' >"$TMP/old_pred.txt"
 expect_error "predict: failing input with --output" "gap.csv:1:2: empty field" \

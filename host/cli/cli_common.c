@@ -686,31 +686,54 @@ int cli_engine(const char *cmd, const char *device, const clmlp_net *net,
     return CLI_EXIT_OK;
 }
 
-int cli_output_writable(const char *cmd, const char *opt, const char *path)
+/* The characters clmlp_write_file_atomic adds to a name for its temporary file. */
+#define ATOMIC_SUFFIX_LEN (sizeof ".tmp.XXXXXX" - 1)
+
+/* path's folder into dir ("." or "/" when it has none or is at the root); 0 when too long. */
+static int folder_of(const char *path, char *dir, size_t len)
 {
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        cli_err(cmd, "%s %s: not a regular file (results are written to a new file that is then "
-                     "renamed over the old one)", opt, path);
-        return 0;
-    }
-    char dir[4096];
-    if (strlen(path) >= sizeof dir) {
-        cli_err(cmd, "%s: path too long", opt);
-        return 0;
-    }
     const char *slash = strrchr(path, '/');
     if (!slash)
-        strcpy(dir, ".");
-    else if (slash == path)
-        strcpy(dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        return snprintf(dir, len, ".") < (int)len;
+    if (slash == path)
+        return snprintf(dir, len, "/") < (int)len;
+    return snprintf(dir, len, "%.*s", (int)(slash - path), path) < (int)len;
+}
+
+int cli_check_output(const char *cmd, const char *opt, const char *path, int atomic)
+{
+    if (!*path)
+        return cli_usage(cmd, "%s needs a file name", opt);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        cli_err(cmd, "%s %s: exists and is not a regular file", opt, path);
+        return CLI_EXIT_FAIL;
+    }
+    char dir[4096];
+    if (strlen(path) + ATOMIC_SUFFIX_LEN >= sizeof dir || !folder_of(path, dir, sizeof dir)) {
+        cli_err(cmd, "%s: path too long (%zu characters)", opt, strlen(path));
+        return CLI_EXIT_FAIL;
+    }
     if (access(dir, W_OK | X_OK) != 0) {
         cli_err(cmd, "%s %s: cannot create files in %s: %s", opt, path, dir, strerror(errno));
-        return 0;
+        return CLI_EXIT_FAIL;
     }
-    return 1;
+    /* The name must leave room for the temporary file's suffix, or the write fails at the end. */
+    const char *slash = strrchr(path, '/');
+    size_t name_len = strlen(slash ? slash + 1 : path);
+    long name_max = pathconf(dir, _PC_NAME_MAX);
+    size_t extra = atomic ? ATOMIC_SUFFIX_LEN : 0;
+    if (name_max > 0 && name_len + extra > (size_t)name_max) {
+        cli_err(cmd, "%s: the file name is %zu characters; %s takes names of at most %ld (%zu "
+                     "of them for the temporary file of the atomic write)",
+                opt, name_len, dir, name_max, extra);
+        return CLI_EXIT_FAIL;
+    }
+    if (name_len == 0) {
+        cli_err(cmd, "%s %s: names a folder, not a file", opt, path);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
 }
 
 int cli_write_text(const char *cmd, const char *opt, const char *path,

@@ -106,13 +106,17 @@ int cli_engine(const char *cmd, const char *device, const clmlp_net *net,
 /* Comma-separated activations, one for every hidden layer or one per hidden layer. */
 int cli_parse_acts(const char *cmd, const char *list, int n_hidden, clmlp_act *act);
 
-/* Output files of a long run (a --csv, a --json): check first, write once at the end.
- * cli_output_writable, before the run: 1 if path (given with option opt) can be written (its
- * folder exists and takes new files; an existing path is a regular file), else prints why and
- * returns 0, so that minutes of work do not end in "cannot write". cli_write_text, after it:
- * writes what emit(f, ctx) prints to path in one atomic step (model_io.h), so a failed write
- * leaves an existing file as it was; prints why on failure. Returns CLI_EXIT_OK or _FAIL. */
-int cli_output_writable(const char *cmd, const char *opt, const char *path);
+/* Output files of a long run (--save, --checkpoint, --log, --output, a --csv, a --json):
+ * check first, write once at the end. cli_check_output, before the run: CLI_EXIT_OK if path
+ * (given with option opt) can be written: a name (not empty, not ending in '/'), short enough
+ * for its folder (with the temporary suffix when `atomic`: written by cli_write_text or
+ * clmlp_write_file_atomic, not streamed like --log), in a folder that exists and takes
+ * new files, and not an existing folder, device or FIFO; else prints why and returns
+ * CLI_EXIT_USAGE (an empty name) or CLI_EXIT_FAIL, so that minutes of work do not end in
+ * "cannot write". cli_write_text, after it: writes what emit(f, ctx) prints to path in one
+ * atomic step (model_io.h), so a failed write leaves an existing file as it was; prints why on
+ * failure. Returns CLI_EXIT_OK or _FAIL. */
+int cli_check_output(const char *cmd, const char *opt, const char *path, int atomic);
 int cli_write_text(const char *cmd, const char *opt, const char *path,
                    void (*emit)(FILE *f, const void *ctx), const void *ctx);
 

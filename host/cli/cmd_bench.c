@@ -880,9 +880,10 @@ int cmd_bench(int argc, char **argv)
     int rc = parse_args(&o, argc, argv);
     if (rc != CLI_EXIT_OK)
         return rc == CLI_EXIT_HELP ? CLI_EXIT_OK : rc;
-    if ((o.csv && !cli_output_writable(CMD, "--csv", o.csv)) ||
-        (o.json && !cli_output_writable(CMD, "--json", o.json)))
-        return CLI_EXIT_FAIL;
+    if (o.csv && (rc = cli_check_output(CMD, "--csv", o.csv, 1)) != CLI_EXIT_OK)
+        return rc;
+    if (o.json && (rc = cli_check_output(CMD, "--json", o.json, 1)) != CLI_EXIT_OK)
+        return rc;
     clmlp_net *net = NULL;
     rc = build_net(&o, &net);
     if (rc != CLI_EXIT_OK)

@@ -139,36 +139,14 @@ static int check_output(const predict_args *a)
     if (!a->output)
         return CLI_EXIT_OK;
     if (!*a->output)
-        return cli_usage("predict", "--output needs a file name");
+        return cli_usage("predict", "--output needs a file name"); /* before same_file's stat */
     if (same_file(a->output, a->input) || same_file(a->output, a->model)) {
         cli_err("predict", "--output %s would overwrite the %s %s", a->output,
                 same_file(a->output, a->input) ? "INPUT" : "MODEL",
                 same_file(a->output, a->input) ? a->input : a->model);
         return CLI_EXIT_USAGE;
     }
-    struct stat st;
-    if (stat(a->output, &st) == 0 && !S_ISREG(st.st_mode)) {
-        cli_err("predict", "--output %s: exists and is not a regular file", a->output);
-        return CLI_EXIT_FAIL;
-    }
-    char dir[4096];
-    const char *slash = strrchr(a->output, '/');
-    size_t len = slash ? (size_t)(slash - a->output) : 0;
-    if (len >= sizeof dir) {
-        cli_err("predict", "--output: path too long");
-        return CLI_EXIT_FAIL;
-    }
-    if (slash && len == 0)
-        strcpy(dir, "/");
-    else if (slash)
-        memcpy(dir, a->output, len), dir[len] = '\0';
-    else
-        strcpy(dir, ".");
-    if (access(dir, W_OK | X_OK) != 0) {
-        cli_err("predict", "--output %s: cannot write into folder %s", a->output, dir);
-        return CLI_EXIT_FAIL;
-    }
-    return CLI_EXIT_OK;
+    return cli_check_output("predict", "--output", a->output, 1);
 }
 
 /* The text of every line, built in memory so that --output is written in one atomic step. */

@@ -226,35 +226,6 @@ static int standardize(train_job *j)
     return CLI_EXIT_OK;
 }
 
-/* Fails early, before minutes of training, when an output's folder cannot take the file or
- * the path is something other than a regular file (a folder, /dev/null, a FIFO). */
-static int check_output_path(const char *cmd, const char *option, const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    size_t len = slash ? (size_t)(slash - path) : 0;
-    if (len >= sizeof dir) {
-        cli_err(cmd, "%s: path too long", option);
-        return CLI_EXIT_FAIL;
-    }
-    if (slash && len == 0)
-        strcpy(dir, "/");
-    else if (slash)
-        memcpy(dir, path, len), dir[len] = '\0';
-    else
-        strcpy(dir, ".");
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        cli_err(cmd, "%s %s: exists and is not a regular file", option, path);
-        return CLI_EXIT_FAIL;
-    }
-    if (access(dir, W_OK | X_OK) != 0) {
-        cli_err(cmd, "%s %s: cannot write into folder %s", option, path, dir);
-        return CLI_EXIT_FAIL;
-    }
-    return CLI_EXIT_OK;
-}
-
 /* 1 when a and b name the same file: the same inode if both exist, else the same text. */
 static int same_file(const char *a, const char *b)
 {
@@ -352,11 +323,11 @@ static int prepare(train_job *j)
     if (rc == CLI_EXIT_OK)
         rc = check_distinct_files(&j->cfg);
     if (rc == CLI_EXIT_OK && j->cfg.checkpoint)
-        rc = check_output_path(j->cfg.cmd, "--checkpoint", j->cfg.checkpoint);
+        rc = cli_check_output(j->cfg.cmd, "--checkpoint", j->cfg.checkpoint, 1);
     if (rc == CLI_EXIT_OK && j->cfg.log)
-        rc = check_output_path(j->cfg.cmd, "--log", j->cfg.log);
+        rc = cli_check_output(j->cfg.cmd, "--log", j->cfg.log, 0);
     if (rc == CLI_EXIT_OK && j->cfg.save)
-        rc = check_output_path(j->cfg.cmd, "--save", j->cfg.save);
+        rc = cli_check_output(j->cfg.cmd, "--save", j->cfg.save, 1);
     if (rc == CLI_EXIT_OK)
         rc = open_log(j);
     if (rc == CLI_EXIT_OK)

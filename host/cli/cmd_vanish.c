@@ -618,8 +618,8 @@ int cmd_vanish(int argc, char **argv)
     int rc = parse_args(&c, argc, argv);
     if (rc != CLI_EXIT_OK)
         return rc == CLI_EXIT_HELP ? CLI_EXIT_OK : rc;
-    if (c.csv && !cli_output_writable("vanish", "--csv", c.csv))
-        return CLI_EXIT_FAIL; /* before minutes of training, not after */
+    if (c.csv && (rc = cli_check_output("vanish", "--csv", c.csv, 1)) != CLI_EXIT_OK)
+        return rc; /* before minutes of training, not after */
     clmlp_dataset train, test;
     rc = load_data(&c, &train, &test);
     if (rc != CLI_EXIT_OK)
