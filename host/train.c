@@ -143,12 +143,18 @@ static float scheduled_lr(const clmlp_train_options *opt, unsigned epoch, size_t
     return (float)(lo + (opt->hyper.lr - lo) * 0.5 * (1.0 + cos(3.14159265358979323846 * t)));
 }
 
-/* Writes a checkpoint of the run as it stands (r->state). */
+/* Writes a checkpoint of the run as it stands (r->state). Its META chunk counts the epochs
+ * finished by the parameters it holds (the run's, not the kept best ones): those before the
+ * epoch in progress or next (it once kept the caller's 0). */
 static clmlp_status save_checkpoint(run *r)
 {
     if (!r->opt->checkpoint_path)
         return CLMLP_OK;
-    return clmlp_checkpoint_write(r->opt->checkpoint_path, r->e, r->shape, r->opt->meta, &r->state,
+    clmlp_model_meta meta = {0};
+    if (r->opt->meta)
+        meta = *r->opt->meta; /* borrows its standardisation arrays */
+    meta.epochs = r->state.epoch > 0 ? r->state.epoch - 1 : 0;
+    return clmlp_checkpoint_write(r->opt->checkpoint_path, r->e, r->shape, &meta, &r->state,
                                   r->n_val ? r->best : NULL, r->err, r->errlen);
 }
 

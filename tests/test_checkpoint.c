@@ -198,6 +198,8 @@ START_TEST(resume_is_bit_identical_to_a_straight_run)
     char err[2048];
     ck_assert_msg(clmlp_checkpoint_read(ckpt, &c, err, sizeof err) == CLMLP_OK, "%s", err);
     ck_assert_uint_eq(c.state.epoch, s.stop_epoch + (mid_epoch ? 0 : 1));
+    /* META counts the finished epochs of the parameters in the file (it once said 0) */
+    ck_assert_uint_eq(c.meta.epochs, c.state.epoch - 1);
     ck_assert_ptr_nonnull(c.best); /* validating: the best parameters travel too */
     clmlp_train_options second = options(o, ckpt);
     clmlp_net *resumed;
