@@ -59,6 +59,24 @@ static void write_state(clmlp_chunk_writer *w, const clmlp_train_state *s)
     clmlp_cw_end(w);
 }
 
+/* NULL when the state is one a run can be resumed from, else what is wrong with it (in buf):
+ * each field is named, so that a damaged file says which one. */
+static const char *state_problem(const clmlp_train_state *s, char *buf, size_t len)
+{
+    if (s->epoch == 0 || s->epoch > s->epochs + 1)
+        snprintf(buf, len, "epoch %u of %u", s->epoch, s->epochs);
+    else if (s->batch == 0)
+        snprintf(buf, len, "batch size 0");
+    else if (s->next_first > s->n_train)
+        snprintf(buf, len, "position %llu of %llu samples", (unsigned long long)s->next_first,
+                 (unsigned long long)s->n_train);
+    else if (!(s->val_fraction >= 0 && s->val_fraction < 1))
+        snprintf(buf, len, "validation fraction %g is outside [0, 1)", s->val_fraction);
+    else
+        return clmlp_hyper_check(&s->hyper, buf, len);
+    return buf;
+}
+
 static int read_state(const clmlp_chunk_file *f, const clmlp_chunk *c, clmlp_train_state *s,
                       char *err, size_t errlen)
 {
@@ -85,11 +103,11 @@ static int read_state(const clmlp_chunk_file *f, const clmlp_chunk *c, clmlp_tra
     s->patience = clmlp_cr_u32(&r, "patience");
     if (!clmlp_cr_done(&r))
         return 0;
-    if (s->epoch == 0 || s->epoch > s->epochs + 1 || s->batch == 0 || s->next_first > s->n_train ||
-        (unsigned)h->optimizer > CLMLP_OPT_ADAM || !(s->val_fraction >= 0 && s->val_fraction < 1)) {
-        snprintf(err, errlen, "%s: train state at byte %zu is inconsistent (epoch %u of %u, "
-                 "position %llu of %llu)", f->path, c->at, s->epoch, s->epochs,
-                 (unsigned long long)s->next_first, (unsigned long long)s->n_train);
+    char why[160];
+    const char *problem = state_problem(s, why, sizeof why);
+    if (problem) {
+        snprintf(err, errlen, "%s: train state at byte %zu is inconsistent: %s", f->path, c->at,
+                 problem);
         return 0;
     }
     return 1;

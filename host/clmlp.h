@@ -107,6 +107,10 @@ static inline const float *clmlp_net_cb(const clmlp_net *n, int l) { return n->p
 size_t clmlp_net_max_width(const clmlp_net *net);
 
 clmlp_hyper clmlp_hyper_default(void);
+/* NULL when every setting of h is one the rules can run with (a known optimizer; lr finite and
+ * > 0; momentum, beta1 and beta2 in [0, 1); eps finite and > 0; l2 finite and >= 0), else a
+ * phrase naming the first that is not ("momentum 2 is outside [0, 1)"), kept in buf. */
+const char *clmlp_hyper_check(const clmlp_hyper *h, char *buf, size_t len);
 
 /* ---- Engines: one network bound to a backend (CPU reference or an OpenCL device). ---- */
 typedef struct clmlp_engine clmlp_engine;

@@ -33,6 +33,11 @@ clmlp_status clmlp_engine_create(clmlp_engine **out, clmlp_backend backend, cons
         snprintf(err, errlen, "batch size %zu is outside [1, 16777216]", max_batch);
         return CLMLP_ERR_ARG;
     }
+    char why[128];
+    if (clmlp_hyper_check(hyper, why, sizeof why)) {
+        snprintf(err, errlen, "optimizer settings: %s", why);
+        return CLMLP_ERR_ARG;
+    }
     clmlp_engine *e = calloc(1, sizeof *e);
     if (!e)
         return CLMLP_ERR_NOMEM;

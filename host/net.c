@@ -175,3 +175,31 @@ clmlp_hyper clmlp_hyper_default(void)
     clmlp_hyper h = {CLMLP_OPT_SGD, 0.1f, 0.9f, 0.9f, 0.999f, 1e-8f, 0.0f};
     return h;
 }
+
+const char *clmlp_hyper_check(const clmlp_hyper *h, char *buf, size_t len)
+{
+    /* Written so that NaN fails every test. */
+    const struct {
+        const char *name, *range;
+        float v;
+        int ok;
+    } s[] = {
+        {"learning rate", "must be finite and > 0", h->lr, h->lr > 0.0f && isfinite(h->lr)},
+        {"momentum", "is outside [0, 1)", h->momentum, h->momentum >= 0.0f && h->momentum < 1.0f},
+        {"beta1", "is outside [0, 1)", h->beta1, h->beta1 >= 0.0f && h->beta1 < 1.0f},
+        {"beta2", "is outside [0, 1)", h->beta2, h->beta2 >= 0.0f && h->beta2 < 1.0f},
+        {"eps", "must be finite and > 0", h->eps, h->eps > 0.0f && isfinite(h->eps)},
+        {"l2", "must be finite and >= 0", h->l2, h->l2 >= 0.0f && isfinite(h->l2)},
+    };
+    if ((unsigned)h->optimizer > CLMLP_OPT_ADAM) {
+        snprintf(buf, len, "optimizer code %u is not 0 (sgd), 1 (momentum) or 2 (adam)",
+                 (unsigned)h->optimizer);
+        return buf;
+    }
+    for (size_t i = 0; i < sizeof s / sizeof *s; i++)
+        if (!s[i].ok) {
+            snprintf(buf, len, "%s %g %s", s[i].name, (double)s[i].v, s[i].range);
+            return buf;
+        }
+    return NULL;
+}

@@ -244,6 +244,84 @@ START_TEST(damaged_checkpoint_is_refused)
 }
 END_TEST
 
+/* A checkpoint whose train state holds settings no run could have (written here through the
+ * writer, which stores what it is given, as a crafted file with a valid CRC would): the reader
+ * refuses each, naming the field, instead of resuming into a diverging or silent run (a new
+ * user's find: NaN lr or momentum 2 were accepted, and a bad optimizer code was reported as
+ * "epoch 3 of 2"). */
+START_TEST(impossible_train_state_is_refused_by_name)
+{
+    static const struct {
+        const char *what, *needle;
+    } cases[] = {
+        {"momentum 2", "momentum 2 is outside [0, 1)"},
+        {"NaN lr", "learning rate nan"},
+        {"negative l2", "l2 -1 must be"},
+        {"optimizer 3", "optimizer code 3"},
+        {"batch 0", "batch size 0"},
+        {"NaN validation fraction", "validation fraction nan"},
+    };
+    char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
+    int fd = mkstemp(ckpt);
+    close(fd);
+    clmlp_net *net = make_net();
+    clmlp_hyper h = clmlp_hyper_default();
+    clmlp_engine *e;
+    char err[2048];
+    ck_assert_int_eq(clmlp_engine_create(&e, CLMLP_BACKEND_REF, NULL, net, &h, 8, err, sizeof err),
+                     CLMLP_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        clmlp_train_state st = {.epoch = 1, .epochs = 2, .n_train = 64, .batch = 8, .hyper = h};
+        switch (i) {
+        case 0: st.hyper.momentum = 2.0f; break;
+        case 1: st.hyper.lr = NAN; break;
+        case 2: st.hyper.l2 = -1.0f; break;
+        case 3: st.hyper.optimizer = (clmlp_optimizer)3; break;
+        case 4: st.batch = 0; break;
+        default: st.val_fraction = NAN; break;
+        }
+        ck_assert_int_eq(clmlp_checkpoint_write(ckpt, e, net, NULL, &st, NULL, err, sizeof err),
+                         CLMLP_OK);
+        clmlp_checkpoint c;
+        ck_assert_int_ne(clmlp_checkpoint_read(ckpt, &c, err, sizeof err), CLMLP_OK);
+        ck_assert_msg(strstr(err, ckpt) && strstr(err, cases[i].needle), "%s: %s", cases[i].what,
+                      err);
+    }
+    clmlp_train_state good = {.epoch = 1, .epochs = 2, .n_train = 64, .batch = 8, .hyper = h};
+    ck_assert_int_eq(clmlp_checkpoint_write(ckpt, e, net, NULL, &good, NULL, err, sizeof err),
+                     CLMLP_OK);
+    clmlp_checkpoint c;
+    ck_assert_msg(clmlp_checkpoint_read(ckpt, &c, err, sizeof err) == CLMLP_OK, "%s", err);
+    clmlp_checkpoint_free(&c);
+    clmlp_engine_free(e);
+    clmlp_net_free(net);
+    unlink(ckpt);
+}
+END_TEST
+
+/* The engine refuses the same settings when it is created. */
+START_TEST(engine_refuses_impossible_settings)
+{
+    clmlp_net *net = make_net();
+    clmlp_hyper bad[4] = {clmlp_hyper_default(), clmlp_hyper_default(), clmlp_hyper_default(),
+                          clmlp_hyper_default()};
+    bad[0].lr = 0.0f;
+    bad[1].beta2 = 1.0f;
+    bad[2].eps = INFINITY;
+    bad[3].momentum = -0.5f;
+    const char *needle[4] = {"learning rate 0", "beta2 1", "eps inf", "momentum -0.5"};
+    for (int i = 0; i < 4; i++) {
+        clmlp_engine *e = NULL;
+        char err[512];
+        ck_assert_int_eq(clmlp_engine_create(&e, CLMLP_BACKEND_REF, NULL, net, &bad[i], 8, err,
+                                             sizeof err), CLMLP_ERR_ARG);
+        ck_assert_msg(strstr(err, needle[i]), "%s", err);
+        ck_assert_ptr_null(e);
+    }
+    clmlp_net_free(net);
+}
+END_TEST
+
 /* A run driven to NaN: training stops with the epoch, batch and layer, and the checkpoint from
  * before is left as it was. */
 START_TEST(divergence_stops_and_keeps_the_last_good_checkpoint)
@@ -373,6 +451,8 @@ int main(void)
     tcase_add_test(tc, damaged_checkpoint_is_refused);
     tcase_add_loop_test(tc, copy_state_leaves_one_state, 0, 2);
     tcase_add_test(tc, same_padded_length_other_shape_is_refused);
+    tcase_add_test(tc, impossible_train_state_is_refused_by_name);
+    tcase_add_test(tc, engine_refuses_impossible_settings);
     tcase_add_loop_test(tc, new_parameters_end_the_last_steps_statistics, 0, 2);
     tcase_add_test(tc, divergence_stops_and_keeps_the_last_good_checkpoint);
     suite_add_tcase(s, tc);
