@@ -199,6 +199,9 @@ expect_error "compare on the CPU reference" "OpenCL" compare --device cpu
 expect_error "train-only option in compare" "--save" compare --save x.clmlp
 expect_error "unknown command" "frobnicate" frobnicate
 expect_error "bad --act" "swish" train --train-csv "$TMP/blobs_train.csv" --act swish
+expect_error "--layers with an empty layer" "layer 2 has 0 units" train --layers 784,0,10
+expect_error "--momentum without the momentum optimizer" "--momentum applies to --optimizer momentum" \
+    train --train-csv "$TMP/blobs_train.csv" --optimizer adam --momentum 0.5
 expect_error "eval: missing model" "nomodel" eval "$TMP/nomodel.clmlp" --csv "$TMP/blobs_test.csv"
 expect_error "eval: not a model" "" eval "$TMP/blobs_test.csv" --csv "$TMP/blobs_test.csv"
 expect_error "eval: width mismatch" "4 features" eval "$TMP/blobs_cpu.clmlp" --csv "$CASES/c14_onehot_40.csv"

@@ -101,8 +101,8 @@ clmlp_status clmlp_cl_pick_device(const char *spec, clmlp_cl_device *out, char *
         if (pick < 0) {
             int used = snprintf(err, errlen, "no OpenCL device matches '%s'; the devices are:", spec);
             for (size_t i = 0; i < n && used > 0 && (size_t)used < errlen; i++)
-                used += snprintf(err + used, errlen - (size_t)used, " [%zu] %s / %s;", i,
-                                 devs[i].platform_name, devs[i].name);
+                used += snprintf(err + used, errlen - (size_t)used, "%s [%zu] %s / %s",
+                                 i ? ";" : "", i, devs[i].platform_name, devs[i].name);
             return CLMLP_ERR_ARG;
         }
     } else {

@@ -213,6 +213,7 @@ static int parse_value_option(cli_cfg *c, int id, const char *arg, int *lr_set)
         if (!cli_parse_double(c->cmd, "--momentum", arg, 0.0, 0.999999, &d))
             return 0;
         c->hyper.momentum = (float)d;
+        c->momentum_set = 1;
         return 1;
     case OPT_L2:
         if (!cli_parse_double(c->cmd, "--l2", arg, 0.0, 1e3, &d))
@@ -329,6 +330,9 @@ static int check_combination(cli_cfg *c, int lr_set)
         return cli_usage(c->cmd, "--patience needs --val-fraction above 0");
     if (c->out_act && c->loss == CLMLP_LOSS_CE)
         return cli_usage(c->cmd, "--out-act applies to --loss mse only (ce uses softmax)");
+    if (c->momentum_set && c->hyper.optimizer != CLMLP_OPT_MOMENTUM)
+        return cli_usage(c->cmd, "--momentum applies to --optimizer momentum only (Adam's "
+                         "first-moment decay is fixed at 0.9)");
     if (!lr_set && c->hyper.optimizer == CLMLP_OPT_ADAM)
         c->hyper.lr = 0.001f; /* the momentum default of 0.05 makes Adam diverge */
     if (!c->init_set && strncmp(c->act, "relu", 4) != 0)
@@ -538,7 +542,12 @@ static int parse_layers(const char *cmd, const char *s, size_t *sizes)
             break;
         errno = 0;
         unsigned long long v = strtoull(p, &end, 10);
-        if (errno || v == 0 || v > (1u << 30) || n > CLMLP_MAX_LAYERS)
+        if (!errno && (v == 0 || v > (1u << 30))) {
+            cli_usage(cmd, "--layers: '%s': layer %d has %llu units; each needs 1 to %u", s,
+                      n + 1, v, 1u << 30);
+            return 0;
+        }
+        if (errno || n > CLMLP_MAX_LAYERS)
             break;
         sizes[n++] = (size_t)v;
         p = end;

@@ -33,6 +33,7 @@ typedef struct cli_cfg {
     clmlp_loss loss;
     clmlp_init init;
     int init_set;
+    int momentum_set; /* --momentum given: refused unless the optimizer is momentum */
     uint64_t seed;
     /* training */
     unsigned epochs;

@@ -222,6 +222,9 @@ typedef struct step_tally {
     double worst;
     size_t bad_rows, rows;
     int table;
+    int bad_layer;        /* the first failing row, for the one-line summary */
+    const char *bad_name;
+    double bad_worst;
 } step_tally;
 
 static void tally_row(cmp_job *j, step_tally *t, int layer, const char *name, const float *a,
@@ -231,6 +234,11 @@ static void tally_row(cmp_job *j, step_tally *t, int layer, const char *name, co
     t->rows++;
     t->bad_rows += d.bad != 0;
     t->worst = d.worst > t->worst ? d.worst : t->worst;
+    if (d.bad && !t->bad_name) {
+        t->bad_layer = layer;
+        t->bad_name = name;
+        t->bad_worst = d.worst;
+    }
     if (t->table)
         printf("  %-5d %-10s %9zu %12.3e %12.3e %10.3g  %s\n", layer + 1, name, d.n, d.max_abs,
                d.max_rel, d.worst, d.bad ? "FAIL" : "pass");
@@ -252,7 +260,7 @@ static void moment_rows(cmp_job *j, step_tally *t, int l)
 /* Compares every buffer of every layer after one step; prints the table when `table`. */
 static int compare_step(cmp_job *j, unsigned step, size_t count, int table)
 {
-    step_tally t = {0.0, 0, 0, table};
+    step_tally t = {0.0, 0, 0, table, 0, NULL, 0.0};
     if (table)
         printf("step %u (batch of %zu)\n  %-5s %-10s %9s %12s %12s %10s  %s\n", step, count,
                "layer", "buffer", "elements", "max_abs", "max_rel", "worst/tol", "result");
@@ -269,7 +277,11 @@ static int compare_step(cmp_job *j, unsigned step, size_t count, int table)
     }
     if (rc != CLI_EXIT_OK)
         return rc;
-    if (!table)
+    if (!table && t.bad_name)
+        printf("step %u: %zu of %zu rows fail (the first: layer %d %s at %.3g x tol); worst "
+               "|a-b|/tol %.3g (--every-step prints every row)\n", step, t.bad_rows, t.rows,
+               t.bad_layer + 1, t.bad_name, t.bad_worst, t.worst);
+    else if (!table)
         printf("step %u: %zu of %zu rows fail; worst |a-b|/tol %.3g\n", step, t.bad_rows, t.rows,
                t.worst);
     j->rows += t.rows;

@@ -68,7 +68,7 @@ static const char train_help[] =
     "  --resume FILE         continue a run from its checkpoint: network, optimizer state,\n"
     "                        RNG, epoch and schedule come from the file (give the same data\n"
     "                        options); the result is bit-identical to an uninterrupted run\n"
-    "  --quiet               print only the final summary\n"
+    "  --quiet               print only the device, the final summary and the files written\n"
     "  --help                show this help\n";
 
 static volatile sig_atomic_t interrupted;
@@ -350,6 +350,19 @@ static int prepare(train_job *j)
     return rc;
 }
 
+/* "tanh hidden", or "tanh,sigmoid hidden" when the hidden layers differ, or "no hidden". */
+static void print_hidden_acts(const clmlp_net *n)
+{
+    int same = 1;
+    for (int l = 1; l + 1 < n->n_layers; l++)
+        same &= n->act[l] == n->act[0];
+    if (n->n_layers < 2)
+        printf("no");
+    for (int l = 0; l + 1 < n->n_layers && (l == 0 || !same); l++)
+        printf("%s%s", l ? "," : "", clmlp_act_name(n->act[l]));
+    printf(" hidden");
+}
+
 static void print_setup(const train_job *j)
 {
     const clmlp_net *n = j->net;
@@ -361,11 +374,13 @@ static void print_setup(const train_job *j)
     printf("network: ");
     for (int l = 0; l <= n->n_layers; l++)
         printf("%s%zu", l ? "-" : "", n->sizes[l]);
-    printf(" (%s hidden, %s output, %s loss, %zu parameters)\n",
-           n->n_layers > 1 ? clmlp_act_name(n->act[0]) : "no", clmlp_act_name(n->act[n->n_layers - 1]),
+    printf(" (");
+    print_hidden_acts(n);
+    printf(", %s output, %s loss, %zu parameters)\n", clmlp_act_name(n->act[n->n_layers - 1]),
            clmlp_loss_name(n->loss), n->n_params);
-    printf("training: %zu samples, test: %zu, batch %zu, %u epochs, %s lr %g (%s)", j->train.n,
-           j->test.n, c->batch, c->epochs, opt_names[c->hyper.optimizer], (double)c->hyper.lr,
+    printf("training: %zu samples, test: %zu, batch %zu, %u epoch%s, %s lr %g (%s)", j->train.n,
+           j->test.n, c->batch, c->epochs, c->epochs == 1 ? "" : "s",
+           opt_names[c->hyper.optimizer], (double)c->hyper.lr,
            j->cfg.cosine_lr ? "cosine schedule" : "constant");
     if (c->hyper.optimizer == CLMLP_OPT_MOMENTUM)
         printf(" momentum %g", (double)c->hyper.momentum);
