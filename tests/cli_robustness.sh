@@ -53,19 +53,23 @@ for dev in cpu 0; do
     rm -f "$TMP/int.clmlp"
     rc=0
     "$CLMLP" train "${BIG[@]}" --device $dev --checkpoint "$TMP/int.clmlp" --quiet \
-        >/dev/null 2>"$TMP/err" &
+        --log "$TMP/int.log" >/dev/null 2>"$TMP/err" &
     pid=$!
     for _ in $(seq 1 3000); do [[ -e "$TMP/int.clmlp" ]] && break; sleep 0.01; done
     kill -INT "$pid" 2>/dev/null || true
     wait "$pid" || rc=$?
     if [[ $rc -eq 130 ]] && grep -q "checkpoint written" "$TMP/err"; then
         "$CLMLP" train "${BIGDATA[@]}" --device $dev --resume "$TMP/int.clmlp" \
-            --save "$TMP/resumed.clmlp" --quiet >/dev/null
+            --save "$TMP/resumed.clmlp" --quiet --log "$TMP/int.log" >/dev/null
         if cmp -s "$TMP/straight.clmlp" "$TMP/resumed.clmlp"; then
             pass "device $dev: $(head -c 100 "$TMP/err"); resumed model identical to a straight run"
         else
             fail "device $dev: resumed model differs from the straight run"
         fi
+        # The resumed run's --log keeps the earlier epochs' rows (it once started afresh).
+        epochs=$(tail -n +2 "$TMP/int.log" | cut -d, -f1 | tr '\n' ' ')
+        [[ $epochs == "1 2 3 4 5 6 7 8 " ]] && pass "device $dev: --log continued across --resume" ||
+            fail "device $dev: --log after --resume has epochs '$epochs'"
     else
         fail "device $dev: SIGINT gave exit $rc: $(cat "$TMP/err")"
     fi

@@ -54,7 +54,8 @@ static const char train_help[] =
     "  --device D            OpenCL device index or name substring, or cpu (the CPU reference);\n"
     "                        default $CLMLP_DEVICE, else the first GPU, else the first device\n"
     "  --save FILE           write the trained model (only when training succeeded)\n"
-    "  --log FILE            write per-epoch metrics as CSV\n"
+    "  --log FILE            write per-epoch metrics as CSV (with --resume, the rows of the\n"
+    "                        epochs before the checkpoint's are kept when the columns match)\n"
     "  --trace-grads         per-layer gradient diagnostics at each epoch's last step: mean\n"
     "                        |delta|, ||dW||, ||W|| and the share of saturated (sigmoid, tanh)\n"
     "                        or dead (relu) units; printed, and added to --log as columns\n"
@@ -257,20 +258,63 @@ static int check_distinct_files(const cli_cfg *c)
     return CLI_EXIT_OK;
 }
 
+/* The log's header line, without its newline, into buf. */
+static void log_header(const train_job *j, char *buf, size_t len)
+{
+    FILE *m = fmemopen(buf, len, "w");
+    if (!m) {
+        buf[0] = '\0';
+        return;
+    }
+    fputs("epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds,"
+          "samples_per_s", m);
+    if (j->cfg.trace_grads)
+        cli_trace_csv_header(m, j->net->n_layers);
+    fclose(m);
+}
+
+/* --resume with a --log that exists: the rows of the epochs before the checkpoint's (those the
+ * resumed run does not train again), when the old log has the same columns; else none. Rows of
+ * later epochs (written after the checkpoint, before a kill) are dropped: the resumed run
+ * writes them again. The caller frees *rows. */
+static char *earlier_log_rows(const train_job *j, const char *header)
+{
+    FILE *f = fopen(j->cfg.log, "r");
+    if (!f)
+        return NULL;
+    char *line = NULL, *rows = NULL;
+    size_t cap = 0, used = 0;
+    ssize_t n = getline(&line, &cap, f);
+    int same_columns = n > 0 && strncmp(line, header, strlen(header)) == 0 &&
+                       (line[strlen(header)] == '\n' || line[strlen(header)] == '\0');
+    FILE *out = same_columns ? open_memstream(&rows, &used) : NULL;
+    while (out && (n = getline(&line, &cap, f)) > 0) {
+        unsigned long epoch = strtoul(line, NULL, 10);
+        if (epoch >= 1 && epoch < j->ckpt.state.epoch)
+            fputs(line, out);
+    }
+    if (out)
+        fclose(out);
+    free(line);
+    fclose(f);
+    return rows;
+}
+
 static int open_log(train_job *j)
 {
     if (!j->cfg.log)
         return CLI_EXIT_OK;
+    char header[4096];
+    log_header(j, header, sizeof header);
+    char *earlier = j->cfg.resume ? earlier_log_rows(j, header) : NULL;
     j->ui.log = fopen(j->cfg.log, "w");
     if (!j->ui.log) {
+        free(earlier);
         cli_err(j->cfg.cmd, "--log %s: cannot open for writing", j->cfg.log);
         return CLI_EXIT_FAIL;
     }
-    fputs("epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds,"
-          "samples_per_s", j->ui.log);
-    if (j->cfg.trace_grads)
-        cli_trace_csv_header(j->ui.log, j->net->n_layers);
-    fputc('\n', j->ui.log);
+    fprintf(j->ui.log, "%s\n%s", header, earlier ? earlier : "");
+    free(earlier);
     return CLI_EXIT_OK;
 }
 
