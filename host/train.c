@@ -88,7 +88,6 @@ int clmlp_first_nonfinite_layer(const clmlp_net *net, int *is_bias)
     return -1;
 }
 
-/* State of one run, so the helpers below stay small. */
 /* How far the training loop may run ahead of the device. clmlp_engine_train_batch only queues
  * a step on OpenCL, so without a wait the loop queues a whole epoch in milliseconds, and a stop
  * request (Ctrl-C, through on_progress) takes effect only once the device has run all of it:
@@ -106,6 +105,7 @@ typedef struct pacer {
 #define PACE_MAX_SECONDS 0.2
 #define PACE_MAX_EVERY 4096
 
+/* State of one run, so the helpers below stay small. */
 typedef struct run {
     clmlp_engine *e;
     const clmlp_train_options *opt;
@@ -190,10 +190,6 @@ static clmlp_status trace_step(run *r, unsigned epoch, size_t first, clmlp_epoch
     return CLMLP_OK;
 }
 
-/* Queues every batch of one epoch from position `start` (0, or where a resumed run stopped),
- * the last partial one included, then reads the epoch's statistics once (the only wait of the
- * epoch). The order is rebuilt from the RNG state saved before the shuffle, so a resumed epoch
- * visits the same samples in the same order. */
 /* The number of steps between waits that puts them 50-200 ms apart, from the last interval. */
 static size_t next_pace(size_t every, double seconds)
 {
@@ -220,6 +216,10 @@ static clmlp_status keep_pace(run *r)
     return CLMLP_OK;
 }
 
+/* Queues every batch of one epoch from position `start` (0, or where a resumed run stopped),
+ * the last partial one included, then reads the epoch's statistics once (no read per batch;
+ * the only other waits are keep_pace's, every 50-200 ms of work). The order is rebuilt from the RNG state saved before the shuffle, so a resumed epoch
+ * visits the same samples in the same order. */
 static clmlp_status train_epoch(run *r, unsigned epoch, size_t start, clmlp_epoch_report *rep)
 {
     size_t n = r->n_train, batch = r->opt->batch;
