@@ -1,5 +1,6 @@
 /* checkpoint.c - writing and reading training checkpoints (see checkpoint.h): the model's
  * chunks, then TRST (train state), OPTM (optimizer moments) and, when validating, BEST. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,22 +60,63 @@ static void write_state(clmlp_chunk_writer *w, const clmlp_train_state *s)
     clmlp_cw_end(w);
 }
 
+/* The optimizer steps a run has taken at this state: every epoch before it in full, and the
+ * batches of this one before its position. */
+static uint64_t steps_taken(const clmlp_train_state *s)
+{
+    uint64_t per_epoch = (s->n_train + s->batch - 1) / s->batch;
+    return (uint64_t)(s->epoch - 1) * per_epoch + (s->next_first + s->batch - 1) / s->batch;
+}
+
+/* What is wrong with the run's extent (epoch, position, batch, step count), or NULL. */
+static const char *extent_problem(const clmlp_train_state *s, char *buf, size_t len)
+{
+    if (s->epochs == 0 || s->epoch == 0 || s->epoch > s->epochs + 1)
+        snprintf(buf, len, "epoch %u of %u", s->epoch, s->epochs);
+    else if (s->batch == 0 || s->batch > (1u << 24))
+        snprintf(buf, len, "batch size %llu is outside [1, 16777216]",
+                 (unsigned long long)s->batch);
+    else if (s->n_train == 0 || s->next_first > s->n_train)
+        snprintf(buf, len, "position %llu of %llu samples", (unsigned long long)s->next_first,
+                 (unsigned long long)s->n_train);
+    else if (s->step != steps_taken(s))
+        snprintf(buf, len, "optimizer step %llu, where epoch %u at position %llu means %llu",
+                 (unsigned long long)s->step, s->epoch, (unsigned long long)s->next_first,
+                 (unsigned long long)steps_taken(s));
+    else
+        return NULL;
+    return buf;
+}
+
+/* What is wrong with the early-stopping record, the schedule or the RNG, or NULL. */
+static const char *record_problem(const clmlp_train_state *s, char *buf, size_t len)
+{
+    if (!(s->val_fraction >= 0 && s->val_fraction < 1))
+        snprintf(buf, len, "validation fraction %g is outside [0, 1)", s->val_fraction);
+    else if (s->patience && s->val_fraction == 0)
+        snprintf(buf, len, "patience %u without a validation fraction", s->patience);
+    else if (s->best_epoch >= s->epoch || s->since_best >= s->epoch)
+        snprintf(buf, len, "best epoch %u (%u epochs ago) at epoch %u", s->best_epoch,
+                 s->since_best, s->epoch);
+    else if (s->best_epoch && !(s->best_val_loss >= 0))
+        snprintf(buf, len, "best validation loss %g", s->best_val_loss);
+    else if (s->cosine_lr > 1)
+        snprintf(buf, len, "schedule flag %u is not 0 or 1", s->cosine_lr);
+    else if ((s->rng_epoch.s[0] | s->rng_epoch.s[1] | s->rng_epoch.s[2] | s->rng_epoch.s[3]) == 0)
+        snprintf(buf, len, "RNG state all zero (the generator would give only zeros)");
+    else
+        return NULL;
+    return buf;
+}
+
 /* NULL when the state is one a run can be resumed from, else what is wrong with it (in buf):
  * each field is named, so that a damaged file says which one. */
 static const char *state_problem(const clmlp_train_state *s, char *buf, size_t len)
 {
-    if (s->epoch == 0 || s->epoch > s->epochs + 1)
-        snprintf(buf, len, "epoch %u of %u", s->epoch, s->epochs);
-    else if (s->batch == 0)
-        snprintf(buf, len, "batch size 0");
-    else if (s->next_first > s->n_train)
-        snprintf(buf, len, "position %llu of %llu samples", (unsigned long long)s->next_first,
-                 (unsigned long long)s->n_train);
-    else if (!(s->val_fraction >= 0 && s->val_fraction < 1))
-        snprintf(buf, len, "validation fraction %g is outside [0, 1)", s->val_fraction);
-    else
-        return clmlp_hyper_check(&s->hyper, buf, len);
-    return buf;
+    const char *p = extent_problem(s, buf, len);
+    if (!p)
+        p = record_problem(s, buf, len);
+    return p ? p : clmlp_hyper_check(&s->hyper, buf, len);
 }
 
 static int read_state(const clmlp_chunk_file *f, const clmlp_chunk *c, clmlp_train_state *s,
@@ -131,6 +173,15 @@ static int read_moments(const clmlp_chunk_file *f, const clmlp_chunk *c, size_t 
         return 0;
     clmlp_decode_f32s(pm, m, n);
     clmlp_decode_f32s(pv, v, n);
+    /* A NaN moment, or a negative second moment (Adam takes its square root), would only show
+     * as NaN weights after the first step. */
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(m[i]) || !isfinite(v[i]) || v[i] < 0.0f) {
+            snprintf(err, errlen, "%s: optimizer state at byte %zu: value %zu is %g (first "
+                     "moment) and %g (second; both must be finite, the second >= 0)", f->path,
+                     c->at, i, (double)m[i], (double)v[i]);
+            return 0;
+        }
     return 1;
 }
 
@@ -159,6 +210,12 @@ clmlp_status clmlp_checkpoint_write(const char *path, clmlp_engine *e, const clm
         clmlp_cw_f32s(&w, m, n);
         clmlp_cw_f32s(&w, v, n);
         clmlp_cw_end(&w);
+        if (state->next_first > 0 && state->part_known) {
+            clmlp_cw_begin(&w, "EPPT");
+            clmlp_cw_u64(&w, double_bits(state->part_loss_sum));
+            clmlp_cw_u64(&w, state->part_correct);
+            clmlp_cw_end(&w);
+        }
         if (best) { /* same shape as the checkpoint's net: its parameters are enough */
             clmlp_cw_begin(&w, "BEST");
             clmlp_cw_u64(&w, n);
@@ -174,6 +231,30 @@ clmlp_status clmlp_checkpoint_write(const char *path, clmlp_engine *e, const clm
     clmlp_net_free(now);
     free(m), free(v);
     return st;
+}
+
+/* EPPT: the interrupted epoch's figures so far (optional: absent at an epoch's start, and in
+ * checkpoints written before it existed). */
+static int read_epoch_part(const clmlp_chunk_file *f, const clmlp_chunk *c, clmlp_train_state *s,
+                           char *err, size_t errlen)
+{
+    s->part_known = !c->present || s->next_first == 0;
+    if (!c->present)
+        return 1;
+    clmlp_chunk_reader r;
+    clmlp_cr_init(&r, f, c, err, errlen);
+    s->part_loss_sum = bits_double(clmlp_cr_u64(&r, "epoch loss so far"));
+    s->part_correct = clmlp_cr_u64(&r, "epoch correct so far");
+    if (!clmlp_cr_done(&r))
+        return 0;
+    if (s->next_first == 0 || s->part_correct > s->next_first) {
+        snprintf(err, errlen, "%s: epoch figures at byte %zu: %llu correct of %llu samples",
+                 f->path, c->at, (unsigned long long)s->part_correct,
+                 (unsigned long long)s->next_first);
+        return 0;
+    }
+    s->part_known = 1;
+    return 1;
 }
 
 /* BEST: the best-validation parameters in the padded layout of the checkpoint's net. */
@@ -207,18 +288,20 @@ clmlp_status clmlp_checkpoint_read(const char *path, clmlp_checkpoint *out, char
                                             "clmlp checkpoint", err, errlen);
     if (st != CLMLP_OK)
         return st;
-    clmlp_chunk trst, optm, best;
+    clmlp_chunk trst, optm, best, part;
     st = clmlp_model_read_chunks(&f, &out->net, &out->meta, err, errlen);
     if (st == CLMLP_OK && (st = clmlp_chunk_find(&f, "TRST", 1, &trst, err, errlen)) == CLMLP_OK &&
         (st = clmlp_chunk_find(&f, "OPTM", 1, &optm, err, errlen)) == CLMLP_OK &&
-        (st = clmlp_chunk_find(&f, "BEST", 0, &best, err, errlen)) == CLMLP_OK) {
+        (st = clmlp_chunk_find(&f, "BEST", 0, &best, err, errlen)) == CLMLP_OK &&
+        (st = clmlp_chunk_find(&f, "EPPT", 0, &part, err, errlen)) == CLMLP_OK) {
         size_t n = out->net->n_params_padded;
         out->opt_m = malloc(n * sizeof(float));
         out->opt_v = malloc(n * sizeof(float));
         if (!out->opt_m || !out->opt_v)
             st = CLMLP_ERR_NOMEM;
         else if (!read_state(&f, &trst, &out->state, err, errlen) ||
-                 !read_moments(&f, &optm, n, out->opt_m, out->opt_v, err, errlen))
+                 !read_moments(&f, &optm, n, out->opt_m, out->opt_v, err, errlen) ||
+                 !read_epoch_part(&f, &part, &out->state, err, errlen))
             st = CLMLP_ERR_FORMAT;
         else if (best.present)
             st = read_best(&f, &best, out->net, &out->best, err, errlen);

@@ -25,6 +25,12 @@ typedef struct clmlp_train_state {
     uint32_t cosine_lr;
     double val_fraction;    /* validation split and early-stopping patience of the run */
     uint32_t patience;
+    /* The epoch in progress so far: its summed loss and correct count over positions
+     * [0, next_first), so that a resumed epoch reports the whole epoch's figures (chunk EPPT;
+     * part_known is 0 when a file from before it has none). */
+    double part_loss_sum;
+    uint64_t part_correct;
+    int part_known;
 } clmlp_train_state;
 
 typedef struct clmlp_checkpoint {

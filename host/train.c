@@ -216,6 +216,21 @@ static clmlp_status keep_pace(run *r)
     return CLMLP_OK;
 }
 
+/* At a stop in the middle of an epoch: the epoch's loss sum and correct count so far (those of
+ * the positions [start, end) this run trained, and those before `start` that a resumed run
+ * brought along), for the checkpoint, so that the epoch resumed from it reports all of it. */
+static clmlp_status note_epoch_part(run *r, size_t start, size_t end)
+{
+    double loss_sum = 0.0;
+    size_t correct = 0, bad = SIZE_MAX;
+    clmlp_status st = clmlp_engine_range_stats(r->e, start, end, &loss_sum, &correct, &bad);
+    if (st != CLMLP_OK)
+        return engine_error(r, st, "cannot read the epoch's statistics");
+    r->state.part_loss_sum += loss_sum;
+    r->state.part_correct += correct;
+    return CLMLP_OK;
+}
+
 /* Queues every batch of one epoch from position `start` (0, or where a resumed run stopped),
  * the last partial one included, then reads the epoch's statistics once (no read per batch;
  * the only other waits are keep_pace's, every 50-200 ms of work). The order is rebuilt from the RNG state saved before the shuffle, so a resumed epoch
@@ -252,7 +267,9 @@ static clmlp_status train_epoch(run *r, unsigned epoch, size_t start, clmlp_epoc
         if (r->opt->on_progress &&
             r->opt->on_progress(epoch, first + count, n, r->opt->user) != 0) {
             r->state.next_first = first + count;
-            st = save_checkpoint(r);
+            st = note_epoch_part(r, start, first + count);
+            if (st == CLMLP_OK)
+                st = save_checkpoint(r);
             if (st != CLMLP_OK)
                 return st;
             snprintf(r->err, r->errlen, "interrupted in epoch %u after %zu of %zu samples%s%s",
@@ -266,13 +283,21 @@ static clmlp_status train_epoch(run *r, unsigned epoch, size_t start, clmlp_epoc
     st = clmlp_engine_range_stats(r->e, start, n, &loss_sum, &correct, &bad);
     if (st != CLMLP_OK)
         return engine_error(r, st, "cannot read the epoch's statistics");
-    size_t trained = n - start;
+    size_t trained = n - start, counted = trained;
+    if (start > 0 && r->state.part_known) { /* a resumed epoch: the part before the stop too */
+        loss_sum += r->state.part_loss_sum;
+        correct += (size_t)r->state.part_correct;
+        counted = n;
+    }
+    r->state.part_loss_sum = 0.0;
+    r->state.part_correct = 0;
+    r->state.part_known = 1; /* the next epoch starts at 0 */
     rep->train_seconds = now_seconds() - t0;
-    rep->n_train = trained;
-    rep->train_loss = trained ? loss_sum / (double)trained : 0.0;
-    rep->train_acc = trained ? (double)correct / (double)trained : 0.0;
+    rep->n_train = counted;
+    rep->train_loss = counted ? loss_sum / (double)counted : 0.0;
+    rep->train_acc = counted ? (double)correct / (double)counted : 0.0;
     rep->samples_per_s = rep->train_seconds > 0 ? (double)trained / rep->train_seconds : 0.0;
-    rep->first_bad_batch = bad == SIZE_MAX ? 0 : (unsigned)((bad - start) / batch + 1);
+    rep->first_bad_batch = bad == SIZE_MAX ? 0 : (unsigned)(bad / batch + 1);
     return CLMLP_OK;
 }
 
@@ -439,6 +464,7 @@ static clmlp_status start_state(run *r, clmlp_train_result *res, unsigned *first
     r->state.cosine_lr = (uint32_t)r->opt->cosine_lr;
     r->state.val_fraction = r->opt->val_fraction;
     r->state.patience = r->opt->patience;
+    r->state.part_known = 1; /* a fresh run's first epoch has no part before it */
     *first_epoch = 1;
     *start = 0;
     const clmlp_train_state *s = r->opt->resume;
@@ -455,6 +481,9 @@ static clmlp_status start_state(run *r, clmlp_train_result *res, unsigned *first
     r->state.best_epoch = s->best_epoch;
     r->state.since_best = s->since_best;
     r->state.best_val_loss = s->best_val_loss;
+    r->state.part_loss_sum = s->part_loss_sum;
+    r->state.part_correct = s->part_correct;
+    r->state.part_known = s->part_known;
     res->best_epoch = s->best_epoch;
     res->best_val_loss = s->best_val_loss;
     *first_epoch = s->epoch;
@@ -564,7 +593,8 @@ clmlp_status clmlp_train(clmlp_engine *e, const clmlp_dataset *train, const clml
         return st;
     run r = {0};
     r.e = e;
-    r.pace.every = 4;
+    r.pace.every = 1; /* doubling from 1: a network whose steps take seconds never has more
+                       * than one queued before the first measurement */
     r.opt = opt;
     r.shape = best;
     r.best = best;

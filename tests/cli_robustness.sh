@@ -49,7 +49,8 @@ awk 'BEGIN { srand(5); for (i = 0; i < 20000; i++) { c = i % 5; printf "%d", c;
 BIGDATA=(--train-csv "$TMP/big.csv")
 BIG=("${BIGDATA[@]}" --layers 20,32,16,5 --act tanh --batch 50 --seed 4 --epochs 8)
 for dev in cpu 0; do
-    "$CLMLP" train "${BIG[@]}" --device $dev --save "$TMP/straight.clmlp" --quiet >/dev/null
+    "$CLMLP" train "${BIG[@]}" --device $dev --save "$TMP/straight.clmlp" --quiet \
+        --log "$TMP/straight.log" >/dev/null
     rm -f "$TMP/int.clmlp"
     rc=0
     "$CLMLP" train "${BIG[@]}" --device $dev --checkpoint "$TMP/int.clmlp" --quiet \
@@ -66,10 +67,17 @@ for dev in cpu 0; do
         else
             fail "device $dev: resumed model differs from the straight run"
         fi
-        # The resumed run's --log keeps the earlier epochs' rows (it once started afresh).
+        # The resumed run's --log keeps the earlier epochs' rows (it once started afresh), and
+        # the interrupted epoch's loss and accuracy are the whole epoch's (they were once the
+        # resumed part's): epoch, loss, accuracy as in the straight run's log.
         epochs=$(tail -n +2 "$TMP/int.log" | cut -d, -f1 | tr '\n' ' ')
         [[ $epochs == "1 2 3 4 5 6 7 8 " ]] && pass "device $dev: --log continued across --resume" ||
             fail "device $dev: --log after --resume has epochs '$epochs'"
+        if diff <(cut -d, -f1-3 "$TMP/straight.log") <(cut -d, -f1-3 "$TMP/int.log") >"$TMP/logdiff"; then
+            pass "device $dev: resumed log's losses and accuracies equal the straight run's"
+        else
+            fail "device $dev: resumed log differs from the straight run's: $(cat "$TMP/logdiff")"
+        fi
     else
         fail "device $dev: SIGINT gave exit $rc: $(cat "$TMP/err")"
     fi

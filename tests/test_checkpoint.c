@@ -260,6 +260,11 @@ START_TEST(impossible_train_state_is_refused_by_name)
         {"optimizer 3", "optimizer code 3"},
         {"batch 0", "batch size 0"},
         {"NaN validation fraction", "validation fraction nan"},
+        {"step count", "optimizer step 18446744073709551615"},
+        {"NaN best loss", "best validation loss nan"},
+        {"best epoch ahead", "best epoch 5"},
+        {"zero RNG", "RNG state all zero"},
+        {"NaN first moment", "optimizer state at byte"},
     };
     char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
     int fd = mkstemp(ckpt);
@@ -270,16 +275,28 @@ START_TEST(impossible_train_state_is_refused_by_name)
     char err[2048];
     ck_assert_int_eq(clmlp_engine_create(&e, CLMLP_BACKEND_REF, NULL, net, &h, 8, err, sizeof err),
                      CLMLP_OK);
+    size_t np = net->n_params_padded;
+    float *m = calloc(np, sizeof *m), *v = calloc(np, sizeof *v);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        clmlp_train_state st = {.epoch = 1, .epochs = 2, .n_train = 64, .batch = 8, .hyper = h};
+        /* epoch 2 at position 16 of 64 in batches of 8: 8 + 2 steps taken */
+        clmlp_train_state st = {.epoch = 2, .epochs = 3, .next_first = 16, .n_train = 64,
+                                .batch = 8, .step = 10, .rng_epoch = {{1, 2, 3, 4}},
+                                .hyper = h};
+        m[3] = 0.0f;
         switch (i) {
         case 0: st.hyper.momentum = 2.0f; break;
         case 1: st.hyper.lr = NAN; break;
         case 2: st.hyper.l2 = -1.0f; break;
         case 3: st.hyper.optimizer = (clmlp_optimizer)3; break;
         case 4: st.batch = 0; break;
-        default: st.val_fraction = NAN; break;
+        case 5: st.val_fraction = NAN; break;
+        case 6: st.step = UINT64_MAX; break;
+        case 7: st.best_epoch = 1, st.val_fraction = 0.1, st.best_val_loss = NAN; break;
+        case 8: st.best_epoch = 5; break;
+        case 9: memset(&st.rng_epoch, 0, sizeof st.rng_epoch); break;
+        default: m[3] = NAN; break;
         }
+        ck_assert_int_eq(clmlp_engine_set_opt_state(e, st.step, m, v), CLMLP_OK);
         ck_assert_int_eq(clmlp_checkpoint_write(ckpt, e, net, NULL, &st, NULL, err, sizeof err),
                          CLMLP_OK);
         clmlp_checkpoint c;
@@ -287,7 +304,10 @@ START_TEST(impossible_train_state_is_refused_by_name)
         ck_assert_msg(strstr(err, ckpt) && strstr(err, cases[i].needle), "%s: %s", cases[i].what,
                       err);
     }
-    clmlp_train_state good = {.epoch = 1, .epochs = 2, .n_train = 64, .batch = 8, .hyper = h};
+    m[3] = 0.0f;
+    ck_assert_int_eq(clmlp_engine_set_opt_state(e, 10, m, v), CLMLP_OK);
+    clmlp_train_state good = {.epoch = 2, .epochs = 3, .next_first = 16, .n_train = 64,
+                              .batch = 8, .step = 10, .rng_epoch = {{1, 2, 3, 4}}, .hyper = h};
     ck_assert_int_eq(clmlp_checkpoint_write(ckpt, e, net, NULL, &good, NULL, err, sizeof err),
                      CLMLP_OK);
     clmlp_checkpoint c;
@@ -295,6 +315,7 @@ START_TEST(impossible_train_state_is_refused_by_name)
     clmlp_checkpoint_free(&c);
     clmlp_engine_free(e);
     clmlp_net_free(net);
+    free(m), free(v);
     unlink(ckpt);
 }
 END_TEST

@@ -273,10 +273,28 @@ static void log_header(const train_job *j, char *buf, size_t len)
     fclose(m);
 }
 
-/* --resume with a --log that exists: the rows of the epochs before the checkpoint's (those the
- * resumed run does not train again), when the old log has the same columns; else none. Rows of
- * later epochs (written after the checkpoint, before a kill) are dropped: the resumed run
- * writes them again. The caller frees *rows. */
+/* Column of the step number in a --trace-grads log (after epoch ... samples_per_s). */
+#define LOG_STEP_COLUMN 9
+
+/* Whether a row of the old log records what the checkpoint's state already holds: the epochs
+ * before its own, and the trace rows (--trace-every) of its epoch up to its step. Later rows
+ * (written after the checkpoint, before a kill) are for the resumed run to write again. */
+static int row_before_checkpoint(const char *row, const clmlp_train_state *s, int traced)
+{
+    unsigned long epoch = strtoul(row, NULL, 10);
+    if (epoch >= 1 && epoch < s->epoch)
+        return 1;
+    if (epoch != s->epoch || !traced)
+        return 0;
+    const char *p = row;
+    for (int col = 0; col < LOG_STEP_COLUMN && p; col++)
+        if ((p = strchr(p, ',')) != NULL)
+            p++;
+    return p && *p != ',' && strtoull(p, NULL, 10) <= s->step;
+}
+
+/* --resume with a --log that exists: its rows before the checkpoint (row_before_checkpoint),
+ * when the old log has the same columns; else none. The caller frees the result. */
 static char *earlier_log_rows(const train_job *j, const char *header)
 {
     FILE *f = fopen(j->cfg.log, "r");
@@ -288,11 +306,9 @@ static char *earlier_log_rows(const train_job *j, const char *header)
     int same_columns = n > 0 && strncmp(line, header, strlen(header)) == 0 &&
                        (line[strlen(header)] == '\n' || line[strlen(header)] == '\0');
     FILE *out = same_columns ? open_memstream(&rows, &used) : NULL;
-    while (out && (n = getline(&line, &cap, f)) > 0) {
-        unsigned long epoch = strtoul(line, NULL, 10);
-        if (epoch >= 1 && epoch < j->ckpt.state.epoch)
+    while (out && (n = getline(&line, &cap, f)) > 0)
+        if (row_before_checkpoint(line, &j->ckpt.state, j->cfg.trace_grads))
             fputs(line, out);
-    }
     if (out)
         fclose(out);
     free(line);
