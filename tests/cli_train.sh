@@ -129,7 +129,7 @@ grep -q "0.5f \* v_" "$TMP/kmut/update_rules.cl" && grep -q "0.5f \* s_" "$TMP/k
     fail "the mutation did not apply to update_rules.cl"
 STATE=(--train-csv "$TMP/blobs_train.csv" --layers 2,33,17,3 --batch 16 --lr 0.1 --steps 3
        --resync)
-for rule in "momentum moment1" "adam moment2"; do
+for rule in "momentum velocity" "adam sqrt(v)"; do
     read -r opt moment <<<"$rule"
     if CLMLP_KERNEL_DIR="$TMP/kmut" "$CLMLP" compare "${STATE[@]}" --optimizer "$opt" \
         >"$TMP/state.out" 2>&1; then

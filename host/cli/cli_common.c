@@ -322,6 +322,8 @@ static int check_combination(cli_cfg *c, int lr_set)
         return cli_usage(c->cmd, "--data and --train-csv/--test-csv exclude each other");
     if (c->test_csv && !c->train_csv)
         return cli_usage(c->cmd, "--test-csv needs --train-csv");
+    if (c->resume && !*c->resume)
+        return cli_usage(c->cmd, "--resume needs a file name");
     if (c->checkpoint_every && !c->checkpoint)
         return cli_usage(c->cmd, "--checkpoint-every needs --checkpoint FILE");
     if (c->checkpoint && !c->checkpoint_every)
@@ -733,9 +735,13 @@ int cli_check_output(const char *cmd, const char *opt, const char *path, int ato
     long name_max = pathconf(dir, _PC_NAME_MAX);
     size_t extra = atomic ? ATOMIC_SUFFIX_LEN : 0;
     if (name_max > 0 && name_len + extra > (size_t)name_max) {
-        cli_err(cmd, "%s: the file name is %zu characters; %s takes names of at most %ld (%zu "
-                     "of them for the temporary file of the atomic write)",
-                opt, name_len, dir, name_max, extra);
+        if (atomic)
+            cli_err(cmd, "%s: the file name is %zu bytes; the folder \"%s\" takes names of at "
+                         "most %ld, and the atomic write adds %zu for its temporary file",
+                    opt, name_len, dir, name_max, extra);
+        else
+            cli_err(cmd, "%s: the file name is %zu bytes; the folder \"%s\" takes names of at "
+                         "most %ld", opt, name_len, dir, name_max);
         return CLI_EXIT_FAIL;
     }
     if (name_len == 0) {

@@ -87,9 +87,15 @@ static int check_outputs(const char *cmd, const char *path, const clmlp_dataset 
     size_t bad = first_nonfinite_sample(P, d->n, k);
     if (bad == SIZE_MAX)
         return CLI_EXIT_OK;
-    cli_err(cmd, "%s: sample %zu gives NaN or Inf outputs: its inputs (largest |x| %.3g, after "
-            "the model's standardisation if any) overflow the network's float32 sums", path,
-            bad + 1, largest_magnitude(d->X + bad * d->dim, d->dim));
+    double largest = largest_magnitude(d->X + bad * d->dim, d->dim);
+    if (isinf(largest)) /* a value far outside the training data, over a tiny spread */
+        cli_err(cmd, "%s: sample %zu gives NaN or Inf outputs: the model's standardisation "
+                "makes one of its inputs infinite (far outside the training data's range)",
+                path, bad + 1);
+    else
+        cli_err(cmd, "%s: sample %zu gives NaN or Inf outputs: its inputs (largest |x| %.3g, "
+                "after the model's standardisation if any) overflow the network's float32 sums",
+                path, bad + 1, largest);
     return CLI_EXIT_FAIL;
 }
 

@@ -14,8 +14,9 @@ static const char compare_help[] =
     "Builds one initial network, then runs the same K training steps (same batches, same\n"
     "order) on an OpenCL device and on the CPU reference backend. After each step it compares,\n"
     "per layer, the activations, deltas, weight and bias gradients, updated weights and\n"
-    "biases, and the optimizer's state: momentum's velocity, or Adam's first moment and the\n"
-    "square root of its second (on the gradients' scale, so that one tolerance fits it):\n"
+    "biases, and the optimizer's state: momentum's velocity (velocity_W, velocity_b), or\n"
+    "Adam's first moment (m_W, m_b) and the square root of its second (sqrt(v)_W, sqrt(v)_b:\n"
+    "on the gradients' scale, so that one tolerance fits it):\n"
     "max |a-b|, max |a-b|/|b|, and pass/fail of |a-b| <= atol + rtol*|b| for every element\n"
     "(a: OpenCL, b: reference). Exits 1 when any element fails.\n"
     "\n"
@@ -247,14 +248,16 @@ static void tally_row(cmp_job *j, step_tally *t, int layer, const char *name, co
 /* The optimizer-state rows of layer l: each moment's weight and bias parts. */
 static void moment_rows(cmp_job *j, step_tally *t, int l)
 {
-    static const char *names[2][2] = {{"moment1_W", "moment1_b"}, {"moment2_W", "moment2_b"}};
+    static const char *momentum[2] = {"velocity_W", "velocity_b"};
+    static const char *adam[2][2] = {{"m_W", "m_b"}, {"sqrt(v)_W", "sqrt(v)_b"}};
     const clmlp_net *n = j->net;
     size_t off[2] = {n->w_off[l], n->b_off[l]};
     size_t len[2] = {n->sizes[l] * n->sizes[l + 1], n->sizes[l + 1]};
+    int adam_rows = n_moments(&j->cfg.hyper) == 2;
     for (int k = 0; k < n_moments(&j->cfg.hyper); k++)
         for (int part = 0; part < 2; part++)
-            tally_row(j, t, l, names[k][part], j->state[0][k] + off[part],
-                      j->state[1][k] + off[part], len[part]);
+            tally_row(j, t, l, adam_rows ? adam[k][part] : momentum[part],
+                      j->state[0][k] + off[part], j->state[1][k] + off[part], len[part]);
 }
 
 /* Compares every buffer of every layer after one step; prints the table when `table`. */
