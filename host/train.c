@@ -301,32 +301,51 @@ static clmlp_status train_epoch(run *r, unsigned epoch, size_t start, clmlp_epoc
     return CLMLP_OK;
 }
 
-/* Predicts n rows and scores them; *finite is 0 when an output was NaN or Inf. */
-static clmlp_status evaluate(run *r, const float *X, const int32_t *y, size_t n, double *loss,
-                             double *acc, int *finite)
+/* Rows predicted between two stop checks of a stoppable evaluation: milliseconds for the
+ * default network, well under a second for the largest. */
+#define EVAL_CHUNK 1024
+
+/* Predicts n rows and scores them; *finite is 0 when an output was NaN or Inf. With a nonzero
+ * `epoch` it can be stopped: between chunks of rows it asks on_progress (as at the end of that
+ * epoch's training), and on a stop returns CLMLP_OK with *stopped set and no scores. */
+static clmlp_status evaluate(run *r, const float *X, const int32_t *y, size_t n, unsigned epoch,
+                             double *loss, double *acc, int *finite, int *stopped)
 {
-    clmlp_status st = clmlp_engine_predict(r->e, X, n, r->probs);
-    if (st != CLMLP_OK)
-        return engine_error(r, st, "prediction failed");
+    const clmlp_train_options *o = r->opt;
+    for (size_t i = 0; i < n; i += EVAL_CHUNK) {
+        size_t rows = n - i < EVAL_CHUNK ? n - i : EVAL_CHUNK;
+        clmlp_status st = clmlp_engine_predict(r->e, X + i * r->dim, rows, r->probs + i * r->n_out);
+        if (st != CLMLP_OK)
+            return engine_error(r, st, "prediction failed");
+        if (epoch && i + rows < n && o->on_progress &&
+            o->on_progress(epoch, r->n_train, r->n_train, o->user) != 0) {
+            *stopped = 1;
+            return CLMLP_OK;
+        }
+    }
     size_t correct = 0;
     *finite = clmlp_score_outputs(r->probs, y, n, r->n_out, r->shape->loss, loss, &correct);
     *acc = n ? (double)correct / (double)n : 0.0;
     return CLMLP_OK;
 }
 
-static clmlp_status evaluate_epoch(run *r, clmlp_epoch_report *rep, int *finite)
+/* The validation set (which decides the kept epoch, so it always runs to the end) and the test
+ * set (reporting only: a stop request skips the rest of it, *stopped set, has_test 0). */
+static clmlp_status evaluate_epoch(run *r, clmlp_epoch_report *rep, int *finite, int *stopped)
 {
     double t0 = now_seconds();
     int fin_val = 1, fin_test = 1;
     clmlp_status st = CLMLP_OK;
     if (r->n_val) {
         rep->has_val = 1;
-        st = evaluate(r, r->X_val, r->y_val, r->n_val, &rep->val_loss, &rep->val_acc, &fin_val);
+        st = evaluate(r, r->X_val, r->y_val, r->n_val, 0, &rep->val_loss, &rep->val_acc, &fin_val,
+                      stopped);
     }
     if (st == CLMLP_OK && r->test) {
-        rep->has_test = 1;
-        st = evaluate(r, r->test->X, r->test->labels, r->test->n, &rep->test_loss,
-                      &rep->test_acc, &fin_test);
+        st = evaluate(r, r->test->X, r->test->labels, r->test->n, rep->epoch, &rep->test_loss,
+                      &rep->test_acc, &fin_test, stopped);
+        rep->has_test = !*stopped;
+        fin_test = fin_test || *stopped;
     }
     rep->eval_seconds = now_seconds() - t0;
     *finite = fin_val && fin_test;
@@ -524,9 +543,9 @@ static clmlp_status run_epochs(run *r, clmlp_net *best, clmlp_train_result *res)
         rep.epoch = ep;
         rep.epochs = r->opt->epochs;
         clmlp_status st = train_epoch(r, ep, start, &rep);
-        int finite = 1;
+        int finite = 1, stopped = 0;
         if (st == CLMLP_OK)
-            st = evaluate_epoch(r, &rep, &finite);
+            st = evaluate_epoch(r, &rep, &finite, &stopped);
         if (st != CLMLP_OK)
             return st;
         res->epochs_run = ep;
@@ -538,12 +557,16 @@ static clmlp_status run_epochs(run *r, clmlp_net *best, clmlp_train_result *res)
             st = after_epoch(r, ep, res, since_best);
         if (st != CLMLP_OK)
             return st;
-        if (r->opt->on_epoch && r->opt->on_epoch(&rep, r->opt->user) != 0) {
+        /* on_epoch runs even after a stop inside the test evaluation: the epoch is trained and
+         * validated, and its row (without test figures) belongs in the caller's log */
+        int stop = r->opt->on_epoch && r->opt->on_epoch(&rep, r->opt->user) != 0;
+        if (stop || stopped) {
             /* the state already points at the next epoch: a checkpoint resumes there */
             st = after_epoch_due(r, ep) ? CLMLP_OK : save_checkpoint(r);
             if (st != CLMLP_OK)
                 return st;
-            snprintf(r->err, r->errlen, "interrupted after epoch %u%s%s", ep,
+            snprintf(r->err, r->errlen, "interrupted after epoch %u%s%s%s", ep,
+                     stopped ? " (in its test-set evaluation, which was cut short)" : "",
                      r->opt->checkpoint_path ? "; checkpoint written to " : "",
                      r->opt->checkpoint_path ? r->opt->checkpoint_path : "");
             return CLMLP_ERR_INTERRUPTED;

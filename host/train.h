@@ -50,7 +50,9 @@ typedef struct clmlp_epoch_report {
 /* Return nonzero to stop training (clmlp_train then returns CLMLP_ERR_INTERRUPTED). */
 typedef int (*clmlp_epoch_fn)(const clmlp_epoch_report *r, void *user);
 /* Called after each batch is queued: done of total samples of epoch `epoch`. Counts only;
- * nothing is read from the device for it. Return nonzero to stop. */
+ * nothing is read from the device for it. Return nonzero to stop. Also called (done = total)
+ * between chunks of the epoch's test-set evaluation, which a stop cuts short: the epoch is
+ * then kept, without test figures, and the run stops after it. */
 typedef int (*clmlp_progress_fn)(unsigned epoch, size_t done, size_t total, void *user);
 /* Called for every traced step, right after it was queued (tracing waits for the device). */
 typedef void (*clmlp_trace_fn)(const clmlp_trace_report *t, void *user);

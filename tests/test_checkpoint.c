@@ -61,6 +61,9 @@ static int stop_on_progress(unsigned epoch, size_t done, size_t total, void *use
     return s->stop_at && epoch == s->stop_epoch && done >= s->stop_at;
 }
 
+/* The message of the last interrupted run_with. */
+static char last_stop[512];
+
 static clmlp_train_options options(clmlp_optimizer o, const char *ckpt)
 {
     clmlp_train_options opt = clmlp_train_options_default();
@@ -76,9 +79,11 @@ static clmlp_train_options options(clmlp_optimizer o, const char *ckpt)
     return opt;
 }
 
-/* Trains to the end (or until stopped) and returns the engine's final parameters. */
-static clmlp_status run(clmlp_backend b, clmlp_train_options *opt, const clmlp_checkpoint *resume,
-                        clmlp_net **out)
+/* Trains to the end (or until stopped) and returns the engine's final parameters; `test` is
+ * the test set or NULL. */
+static clmlp_status run_with(clmlp_backend b, clmlp_train_options *opt,
+                             const clmlp_checkpoint *resume, const clmlp_dataset *test,
+                             clmlp_net **out)
 {
     clmlp_dataset d;
     make_data(&d);
@@ -93,14 +98,22 @@ static clmlp_status run(clmlp_backend b, clmlp_train_options *opt, const clmlp_c
     }
     clmlp_net *best;
     ck_assert_int_eq(clmlp_net_clone(&best, resume && resume->best ? resume->best : shape), CLMLP_OK);
-    clmlp_status st = clmlp_train(e, &d, NULL, opt, best, NULL, err, sizeof err);
+    clmlp_status st = clmlp_train(e, &d, test, opt, best, NULL, err, sizeof err);
     ck_assert_msg(st == CLMLP_OK || st == CLMLP_ERR_INTERRUPTED, "%s", err);
+    if (st == CLMLP_ERR_INTERRUPTED)
+        snprintf(last_stop, sizeof last_stop, "%s", err);
     ck_assert_int_eq(clmlp_net_clone(out, shape), CLMLP_OK);
     ck_assert_int_eq(clmlp_engine_get_params(e, *out), CLMLP_OK);
     clmlp_engine_free(e);
     clmlp_net_free(best), clmlp_net_free(net);
     clmlp_dataset_free(&d);
     return st;
+}
+
+static clmlp_status run(clmlp_backend b, clmlp_train_options *opt, const clmlp_checkpoint *resume,
+                        clmlp_net **out)
+{
+    return run_with(b, opt, resume, NULL, out);
 }
 
 /* An engine of backend b on make_net() with Adam (whose state is all three parts: moments and
@@ -214,6 +227,77 @@ START_TEST(resume_is_bit_identical_to_a_straight_run)
     clmlp_net_free(as_model);
     clmlp_checkpoint_free(&c);
     clmlp_net_free(a), clmlp_net_free(partial), clmlp_net_free(resumed);
+    unlink(ckpt);
+}
+END_TEST
+
+/* Counts the progress calls that come after epoch 1's training (done == total again: the
+ * test-set evaluation's chunks) and stops at the first; records epoch 1's report. */
+typedef struct eval_stopper {
+    unsigned calls_at_end;
+    int has_test_1, reports;
+} eval_stopper;
+
+static int stop_in_evaluation(unsigned epoch, size_t done, size_t total, void *user)
+{
+    eval_stopper *s = user;
+    return epoch == 1 && done == total && ++s->calls_at_end == 2;
+}
+
+static int note_epoch(const clmlp_epoch_report *r, void *user)
+{
+    eval_stopper *s = user;
+    s->reports++;
+    if (r->epoch == 1)
+        s->has_test_1 = r->has_test;
+    return 0;
+}
+
+/* A stop request during the test-set evaluation (3000 rows, evaluated in chunks) cuts it short
+ * instead of waiting for it (a re-tester's find: seconds on a large network): the epoch is kept,
+ * reported without test figures, checkpointed, and resuming gives the straight run's weights. */
+START_TEST(stop_inside_the_test_evaluation)
+{
+    clmlp_backend b = backends[_i];
+    clmlp_dataset test;
+    make_data(&test);
+    free(test.X), free(test.labels);
+    test.n = 3000;
+    test.X = malloc(test.n * test.dim * sizeof *test.X);
+    test.labels = malloc(test.n * sizeof *test.labels);
+    for (size_t i = 0; i < test.n; i++) {
+        test.labels[i] = (int32_t)(i % 4);
+        for (size_t j = 0; j < test.dim; j++)
+            test.X[i * test.dim + j] = (float)((j % 4 == i % 4) + 0.001 * (double)(i % 97));
+    }
+    char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
+    close(mkstemp(ckpt));
+    clmlp_train_options straight = options(CLMLP_OPT_MOMENTUM, NULL);
+    straight.epochs = 2;
+    clmlp_net *a, *stopped, *resumed;
+    ck_assert_int_eq(run_with(b, &straight, NULL, &test, &a), CLMLP_OK);
+
+    eval_stopper s = {0, -1, 0};
+    clmlp_train_options first = options(CLMLP_OPT_MOMENTUM, ckpt);
+    first.epochs = 2;
+    first.on_progress = stop_in_evaluation, first.on_epoch = note_epoch, first.user = &s;
+    ck_assert_int_eq(run_with(b, &first, NULL, &test, &stopped), CLMLP_ERR_INTERRUPTED);
+    ck_assert_msg(strstr(last_stop, "after epoch 1 (in its test-set evaluation"), "%s", last_stop);
+    ck_assert_int_eq(s.reports, 1);
+    ck_assert_int_eq(s.has_test_1, 0);
+
+    clmlp_checkpoint c;
+    char err[2048];
+    ck_assert_msg(clmlp_checkpoint_read(ckpt, &c, err, sizeof err) == CLMLP_OK, "%s", err);
+    ck_assert_uint_eq(c.state.epoch, 2);
+    clmlp_train_options second = options(CLMLP_OPT_MOMENTUM, ckpt);
+    second.epochs = 2;
+    ck_assert_int_eq(run_with(b, &second, &c, &test, &resumed), CLMLP_OK);
+    ck_assert_msg(memcmp(resumed->params, a->params, a->n_params_padded * 4) == 0,
+                  "backend %d: resumed weights differ from the straight run", (int)b);
+    clmlp_checkpoint_free(&c);
+    clmlp_net_free(a), clmlp_net_free(stopped), clmlp_net_free(resumed);
+    clmlp_dataset_free(&test);
     unlink(ckpt);
 }
 END_TEST
@@ -472,6 +556,7 @@ int main(void)
     tcase_add_test(tc, damaged_checkpoint_is_refused);
     tcase_add_loop_test(tc, copy_state_leaves_one_state, 0, 2);
     tcase_add_test(tc, same_padded_length_other_shape_is_refused);
+    tcase_add_loop_test(tc, stop_inside_the_test_evaluation, 0, 2);
     tcase_add_test(tc, impossible_train_state_is_refused_by_name);
     tcase_add_test(tc, engine_refuses_impossible_settings);
     tcase_add_loop_test(tc, new_parameters_end_the_last_steps_statistics, 0, 2);
