@@ -83,6 +83,7 @@ static void on_sigint(int sig)
 /* Output state shared by the two callbacks. */
 typedef struct train_ui {
     FILE *log;
+    int log_trace_layers; /* layers with trace columns in the log's header (0: none) */
     int quiet;
     int bar;          /* stdout is a terminal: draw a progress bar */
     int bar_shown;
@@ -129,7 +130,7 @@ static void print_epoch(const clmlp_epoch_report *r)
     printf("  %6.2f s  %8.0f samples/s\n", r->train_seconds + r->eval_seconds, r->samples_per_s);
 }
 
-static void log_epoch(FILE *f, const clmlp_epoch_report *r)
+static void log_epoch(FILE *f, const clmlp_epoch_report *r, int trace_layers)
 {
     fprintf(f, "%u,%.6f,%.6f,", r->epoch, r->train_loss, r->train_acc);
     if (r->has_val)
@@ -143,6 +144,9 @@ static void log_epoch(FILE *f, const clmlp_epoch_report *r)
     fprintf(f, "%.3f,%.1f", r->train_seconds + r->eval_seconds, r->samples_per_s);
     if (r->has_trace)
         cli_trace_csv_fields(f, &r->trace);
+    else /* an epoch resumed after its last step traces none: empty cells, not a short row */
+        for (int i = 0; trace_layers && i < 1 + 4 * trace_layers; i++)
+            fputc(',', f);
     fputc('\n', f);
     fflush(f);
 }
@@ -162,7 +166,7 @@ static int on_epoch(const clmlp_epoch_report *r, void *user)
         fflush(stdout);
     }
     if (ui->log)
-        log_epoch(ui->log, r);
+        log_epoch(ui->log, r, ui->log_trace_layers);
     return interrupted;
 }
 
@@ -330,6 +334,7 @@ static int open_log(train_job *j)
         return CLI_EXIT_FAIL;
     }
     fprintf(j->ui.log, "%s\n%s", header, earlier ? earlier : "");
+    j->ui.log_trace_layers = j->cfg.trace_grads ? j->net->n_layers : 0;
     free(earlier);
     return CLI_EXIT_OK;
 }
