@@ -121,6 +121,7 @@ typedef struct run {
     clmlp_train_state state;    /* where the run stands, for checkpoints */
     const clmlp_net *best;      /* the kept parameters, for checkpoints when validating */
     pacer pace;                 /* kept across epochs: the steps' cost does not change */
+    int stop_after_epoch;       /* a stop came with the epoch's last batch */
     char *err;
     size_t errlen;
 } run;
@@ -264,8 +265,13 @@ static clmlp_status train_epoch(run *r, unsigned epoch, size_t start, clmlp_epoc
             st = keep_pace(r);
         if (st != CLMLP_OK)
             return st;
-        if (r->opt->on_progress &&
-            r->opt->on_progress(epoch, first + count, n, r->opt->user) != 0) {
+        /* A stop at the epoch's last batch waits for the epoch's end (its trace, its
+         * evaluation, which the stop then cuts short, its log row): run_epochs stops after it. */
+        int stop = r->opt->on_progress &&
+                   r->opt->on_progress(epoch, first + count, n, r->opt->user) != 0;
+        if (stop && first + count == n)
+            r->stop_after_epoch = 1;
+        else if (stop) {
             r->state.next_first = first + count;
             st = note_epoch_part(r, start, first + count);
             if (st == CLMLP_OK)
@@ -538,6 +544,12 @@ static clmlp_status run_epochs(run *r, clmlp_net *best, clmlp_train_result *res)
     if (st0 != CLMLP_OK)
         return st0;
     unsigned since_best = r->state.since_best;
+    if (r->opt->patience && since_best >= r->opt->patience) {
+        /* a checkpoint of a run that early stopping ended: the straight run trained no more
+         * (training on would keep another epoch; a re-tester's find) */
+        res->stopped_early = 1;
+        return CLMLP_OK;
+    }
     for (unsigned ep = first_epoch; ep <= r->opt->epochs; ep++, start = 0) {
         clmlp_epoch_report rep = {0};
         rep.epoch = ep;
@@ -560,7 +572,7 @@ static clmlp_status run_epochs(run *r, clmlp_net *best, clmlp_train_result *res)
         /* on_epoch runs even after a stop inside the test evaluation: the epoch is trained and
          * validated, and its row (without test figures) belongs in the caller's log */
         int stop = r->opt->on_epoch && r->opt->on_epoch(&rep, r->opt->user) != 0;
-        if (stop || stopped) {
+        if (stop || stopped || r->stop_after_epoch) {
             /* the state already points at the next epoch: a checkpoint resumes there */
             st = after_epoch_due(r, ep) ? CLMLP_OK : save_checkpoint(r);
             if (st != CLMLP_OK)

@@ -103,6 +103,25 @@ else
     fail "device 0: SIGINT 0.5 s into epoch 2 gave exit $rc: $(cat "$TMP/err")"
 fi
 
+# ---- resuming a run that early stopping ended trains nothing more ----
+# Its last checkpoint holds "no better validation loss for --patience epochs"; the resume once
+# trained on and kept a later epoch, unlike the straight run (a re-tester's find).
+ES=("${BIGDATA[@]}" --layers 20,32,16,5 --act tanh --batch 50 --epochs 8 --val-fraction 0.2
+    --patience 1 --lr 0.5 --lr-schedule constant --seed 4 --quiet)
+for dev in cpu 0; do
+    rm -f "$TMP/es.ckpt"
+    "$CLMLP" train "${ES[@]}" --device $dev --checkpoint "$TMP/es.ckpt" --save "$TMP/es1.clmlp" \
+        >"$TMP/es1.out"
+    "$CLMLP" train "${BIGDATA[@]}" --quiet --device $dev --resume "$TMP/es.ckpt" \
+        --save "$TMP/es2.clmlp" >"$TMP/es2.out"
+    if grep -q "stopped early" "$TMP/es1.out" && grep -q "nothing to train.*stopped early" "$TMP/es2.out" &&
+        cmp -s "$TMP/es1.clmlp" "$TMP/es2.clmlp"; then
+        pass "device $dev: resuming an early-stopped run trains nothing, same model"
+    else
+        fail "device $dev: early-stopped resume: $(tail -1 "$TMP/es1.out") / $(tail -1 "$TMP/es2.out")"
+    fi
+done
+
 # ---- --resume refuses options the checkpoint decides, instead of ignoring them ----
 rc=0
 "$CLMLP" train "${BIGDATA[@]}" --resume "$TMP/int.clmlp" --lr 0.5 >/dev/null 2>"$TMP/err" || rc=$?

@@ -470,6 +470,12 @@ static int save_model(train_job *j, const clmlp_net *best, const clmlp_train_res
 
 static void print_summary(const train_job *j, const clmlp_train_result *res)
 {
+    if (res->epochs_run == 0 && res->stopped_early) { /* --resume of an early-stopped run */
+        printf("nothing to train: the checkpoint's run stopped early (no lower validation loss "
+               "for %u epochs); kept epoch %u (val loss %.4f)\n", j->cfg.patience,
+               res->best_epoch, res->best_val_loss);
+        return;
+    }
     if (res->epochs_run == 0) { /* --resume of a checkpoint written after the last epoch */
         printf("nothing to train: the checkpoint's run already finished its %u epochs\n",
                j->cfg.epochs);
