@@ -210,6 +210,11 @@ clmlp_status clmlp_checkpoint_write(const char *path, clmlp_engine *e, const clm
         clmlp_cw_f32s(&w, m, n);
         clmlp_cw_f32s(&w, v, n);
         clmlp_cw_end(&w);
+        clmlp_cw_begin(&w, "TSTR");
+        clmlp_cw_u64(&w, double_bits(state->kept_test_acc));
+        clmlp_cw_u64(&w, double_bits(state->best_test_acc));
+        clmlp_cw_u32(&w, state->best_test_epoch);
+        clmlp_cw_end(&w);
         if (state->next_first > 0 && state->part_known) {
             clmlp_cw_begin(&w, "EPPT");
             clmlp_cw_u64(&w, double_bits(state->part_loss_sum));
@@ -247,13 +252,43 @@ static int read_epoch_part(const clmlp_chunk_file *f, const clmlp_chunk *c, clml
     s->part_correct = clmlp_cr_u64(&r, "epoch correct so far");
     if (!clmlp_cr_done(&r))
         return 0;
-    if (s->next_first == 0 || s->part_correct > s->next_first) {
-        snprintf(err, errlen, "%s: epoch figures at byte %zu: %llu correct of %llu samples",
-                 f->path, c->at, (unsigned long long)s->part_correct,
+    if (s->next_first == 0 || s->part_correct > s->next_first || !(s->part_loss_sum >= 0) ||
+        !isfinite(s->part_loss_sum)) {
+        snprintf(err, errlen, "%s: epoch figures at byte %zu: loss sum %g, %llu correct of %llu "
+                 "samples (the loss sum must be finite and >= 0)", f->path, c->at,
+                 s->part_loss_sum, (unsigned long long)s->part_correct,
                  (unsigned long long)s->next_first);
         return 0;
     }
     s->part_known = 1;
+    return 1;
+}
+
+/* TSTR: the test-set record (optional: checkpoints written before it have none, and their
+ * summary then knows only the resumed epochs' test figures). */
+static int read_test_record(const clmlp_chunk_file *f, const clmlp_chunk *c, clmlp_train_state *s,
+                            char *err, size_t errlen)
+{
+    s->kept_test_acc = NAN;
+    s->best_test_acc = 0.0;
+    s->best_test_epoch = 0;
+    if (!c->present)
+        return 1;
+    clmlp_chunk_reader r;
+    clmlp_cr_init(&r, f, c, err, errlen);
+    s->kept_test_acc = bits_double(clmlp_cr_u64(&r, "kept test accuracy"));
+    s->best_test_acc = bits_double(clmlp_cr_u64(&r, "best test accuracy"));
+    s->best_test_epoch = clmlp_cr_u32(&r, "best test epoch");
+    if (!clmlp_cr_done(&r))
+        return 0;
+    int kept_ok = isnan(s->kept_test_acc) || (s->kept_test_acc >= 0 && s->kept_test_acc <= 1);
+    if (!kept_ok || !(s->best_test_acc >= 0 && s->best_test_acc <= 1) ||
+        s->best_test_epoch >= s->epoch) {
+        snprintf(err, errlen, "%s: test record at byte %zu: kept accuracy %g, best %g at epoch %u "
+                 "(at epoch %u)", f->path, c->at, s->kept_test_acc, s->best_test_acc,
+                 s->best_test_epoch, s->epoch);
+        return 0;
+    }
     return 1;
 }
 
@@ -288,12 +323,13 @@ clmlp_status clmlp_checkpoint_read(const char *path, clmlp_checkpoint *out, char
                                             "clmlp checkpoint", err, errlen);
     if (st != CLMLP_OK)
         return st;
-    clmlp_chunk trst, optm, best, part;
+    clmlp_chunk trst, optm, best, part, tstr;
     st = clmlp_model_read_chunks(&f, &out->net, &out->meta, err, errlen);
     if (st == CLMLP_OK && (st = clmlp_chunk_find(&f, "TRST", 1, &trst, err, errlen)) == CLMLP_OK &&
         (st = clmlp_chunk_find(&f, "OPTM", 1, &optm, err, errlen)) == CLMLP_OK &&
         (st = clmlp_chunk_find(&f, "BEST", 0, &best, err, errlen)) == CLMLP_OK &&
-        (st = clmlp_chunk_find(&f, "EPPT", 0, &part, err, errlen)) == CLMLP_OK) {
+        (st = clmlp_chunk_find(&f, "EPPT", 0, &part, err, errlen)) == CLMLP_OK &&
+        (st = clmlp_chunk_find(&f, "TSTR", 0, &tstr, err, errlen)) == CLMLP_OK) {
         size_t n = out->net->n_params_padded;
         out->opt_m = malloc(n * sizeof(float));
         out->opt_v = malloc(n * sizeof(float));
@@ -301,7 +337,8 @@ clmlp_status clmlp_checkpoint_read(const char *path, clmlp_checkpoint *out, char
             st = CLMLP_ERR_NOMEM;
         else if (!read_state(&f, &trst, &out->state, err, errlen) ||
                  !read_moments(&f, &optm, n, out->opt_m, out->opt_v, err, errlen) ||
-                 !read_epoch_part(&f, &part, &out->state, err, errlen))
+                 !read_epoch_part(&f, &part, &out->state, err, errlen) ||
+                 !read_test_record(&f, &tstr, &out->state, err, errlen))
             st = CLMLP_ERR_FORMAT;
         else if (best.present)
             st = read_best(&f, &best, out->net, &out->best, err, errlen);

@@ -31,6 +31,10 @@ typedef struct clmlp_train_state {
     double part_loss_sum;
     uint64_t part_correct;
     int part_known;
+    /* The test-set record for the run's summary (chunk TSTR, optional): the kept epoch's test
+     * accuracy (NaN: not measured) and the highest seen with its epoch (0: none). */
+    double kept_test_acc, best_test_acc;
+    uint32_t best_test_epoch;
 } clmlp_train_state;
 
 typedef struct clmlp_checkpoint {

@@ -96,7 +96,8 @@ typedef struct clmlp_train_result {
     double best_val_loss;  /* at best_epoch, when validating */
     double best_test_acc;  /* highest test accuracy seen, and its epoch (for the record only) */
     unsigned best_test_epoch;
-    double final_test_acc; /* test accuracy of the kept (best) parameters */
+    double final_test_acc; /* test accuracy of the kept (best) parameters; NaN when not
+                            * measured (no test set, or that epoch's evaluation cut short) */
     double seconds;        /* wall time of the whole run */
     int stopped_early;
 } clmlp_train_result;

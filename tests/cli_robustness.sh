@@ -78,6 +78,15 @@ for dev in cpu 0; do
         else
             fail "device $dev: resumed log differs from the straight run's: $(cat "$TMP/logdiff")"
         fi
+        # A resume whose log would have other columns (--trace-grads added) is refused, the
+        # log kept (rewriting it once dropped every earlier row without a word).
+        cp "$TMP/int.log" "$TMP/int.log.bak"
+        rc=0
+        "$CLMLP" train "${BIGDATA[@]}" --device $dev --resume "$TMP/int.clmlp" --trace-grads \
+            --log "$TMP/int.log" --quiet >/dev/null 2>"$TMP/err" || rc=$?
+        [[ $rc -eq 2 ]] && grep -q "columns differ" "$TMP/err" && cmp -s "$TMP/int.log" "$TMP/int.log.bak" &&
+            pass "device $dev: --log with other columns refused on --resume, log kept" ||
+            fail "device $dev: --log with other columns: exit $rc, $(cat "$TMP/err")"
     else
         fail "device $dev: SIGINT gave exit $rc: $(cat "$TMP/err")"
     fi

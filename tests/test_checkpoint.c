@@ -302,6 +302,49 @@ START_TEST(stop_inside_the_test_evaluation)
 }
 END_TEST
 
+/* Each epoch's test accuracy; stops after epoch `stop_epoch` (0: never). */
+typedef struct test_recorder {
+    double acc[8];
+    unsigned stop_epoch;
+} test_recorder;
+
+static int record_test(const clmlp_epoch_report *r, void *user)
+{
+    test_recorder *t = user;
+    if (r->epoch < 8)
+        t->acc[r->epoch] = r->has_test ? r->test_acc : -1.0;
+    return r->epoch == t->stop_epoch;
+}
+
+/* The checkpoint carries the run's test record (TSTR): the kept epoch's test accuracy and the
+ * highest seen, so that a resumed run's summary reports them (it once said 0.0000, or only the
+ * resumed epochs' highest; a re-tester's find). */
+START_TEST(checkpoint_keeps_the_test_record)
+{
+    clmlp_dataset test;
+    make_data(&test); /* 500 rows like the training set, from the same generator */
+    char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
+    close(mkstemp(ckpt));
+    test_recorder t = {{0}, 2};
+    clmlp_train_options opt = options(CLMLP_OPT_MOMENTUM, ckpt);
+    opt.on_epoch = record_test, opt.user = &t;
+    clmlp_net *p;
+    ck_assert_int_eq(run_with(backends[_i], &opt, NULL, &test, &p), CLMLP_ERR_INTERRUPTED);
+    clmlp_checkpoint c;
+    char err[2048];
+    ck_assert_msg(clmlp_checkpoint_read(ckpt, &c, err, sizeof err) == CLMLP_OK, "%s", err);
+    unsigned hi = t.acc[2] > t.acc[1] ? 2 : 1;
+    ck_assert_uint_eq(c.state.best_test_epoch, hi);
+    ck_assert_double_eq(c.state.best_test_acc, t.acc[hi]);
+    ck_assert_uint_ge(c.state.best_epoch, 1);
+    ck_assert_double_eq(c.state.kept_test_acc, t.acc[c.state.best_epoch]);
+    clmlp_checkpoint_free(&c);
+    clmlp_net_free(p);
+    clmlp_dataset_free(&test);
+    unlink(ckpt);
+}
+END_TEST
+
 START_TEST(damaged_checkpoint_is_refused)
 {
     char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
@@ -349,6 +392,8 @@ START_TEST(impossible_train_state_is_refused_by_name)
         {"best epoch ahead", "best epoch 5"},
         {"zero RNG", "RNG state all zero"},
         {"NaN first moment", "optimizer state at byte"},
+        {"NaN epoch loss so far", "loss sum nan"},
+        {"test record ahead", "test record at byte"},
     };
     char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
     int fd = mkstemp(ckpt);
@@ -378,7 +423,9 @@ START_TEST(impossible_train_state_is_refused_by_name)
         case 7: st.best_epoch = 1, st.val_fraction = 0.1, st.best_val_loss = NAN; break;
         case 8: st.best_epoch = 5; break;
         case 9: memset(&st.rng_epoch, 0, sizeof st.rng_epoch); break;
-        default: m[3] = NAN; break;
+        case 10: m[3] = NAN; break;
+        case 11: st.part_known = 1, st.part_loss_sum = NAN; break;
+        default: st.best_test_epoch = 5, st.best_test_acc = 0.5; break;
         }
         ck_assert_int_eq(clmlp_engine_set_opt_state(e, st.step, m, v), CLMLP_OK);
         ck_assert_int_eq(clmlp_checkpoint_write(ckpt, e, net, NULL, &st, NULL, err, sizeof err),
@@ -557,6 +604,7 @@ int main(void)
     tcase_add_loop_test(tc, copy_state_leaves_one_state, 0, 2);
     tcase_add_test(tc, same_padded_length_other_shape_is_refused);
     tcase_add_loop_test(tc, stop_inside_the_test_evaluation, 0, 2);
+    tcase_add_loop_test(tc, checkpoint_keeps_the_test_record, 0, 2);
     tcase_add_test(tc, impossible_train_state_is_refused_by_name);
     tcase_add_test(tc, engine_refuses_impossible_settings);
     tcase_add_loop_test(tc, new_parameters_end_the_last_steps_statistics, 0, 2);

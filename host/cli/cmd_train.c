@@ -1,6 +1,7 @@
 /* cmd_train.c - `clmlp train`: load data, build a network, train it on a device with per-epoch
  * lines (and a progress bar on terminals), an optional CSV log, and save the model on success. */
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,8 @@ static const char train_help[] =
     "  --device D            OpenCL device index or name substring, or cpu (the CPU reference);\n"
     "                        default $CLMLP_DEVICE, else the first GPU, else the first device\n"
     "  --save FILE           write the trained model (only when training succeeded)\n"
-    "  --log FILE            write per-epoch metrics as CSV (with --resume, the rows of the\n"
-    "                        epochs before the checkpoint's are kept when the columns match)\n"
+    "  --log FILE            write per-epoch metrics as CSV (with --resume, the rows before the\n"
+    "                        checkpoint are kept; a log with other columns is refused)\n"
     "  --trace-grads         per-layer gradient diagnostics at each epoch's last step: mean\n"
     "                        |delta|, ||dW||, ||W|| and the share of saturated (sigmoid, tanh)\n"
     "                        or dead (relu) units; printed, and added to --log as columns\n"
@@ -297,10 +298,12 @@ static int row_before_checkpoint(const char *row, const clmlp_train_state *s, in
     return p && *p != ',' && strtoull(p, NULL, 10) <= s->step;
 }
 
-/* --resume with a --log that exists: its rows before the checkpoint (row_before_checkpoint),
- * when the old log has the same columns; else none. The caller frees the result. */
-static char *earlier_log_rows(const train_job *j, const char *header)
+/* --resume with a --log that exists: its rows before the checkpoint (row_before_checkpoint).
+ * *other_columns is set when the old log has other columns than this run writes (then no
+ * rows). The caller frees the result. */
+static char *earlier_log_rows(const train_job *j, const char *header, int *other_columns)
 {
+    *other_columns = 0;
     FILE *f = fopen(j->cfg.log, "r");
     if (!f)
         return NULL;
@@ -309,6 +312,7 @@ static char *earlier_log_rows(const train_job *j, const char *header)
     ssize_t n = getline(&line, &cap, f);
     int same_columns = n > 0 && strncmp(line, header, strlen(header)) == 0 &&
                        (line[strlen(header)] == '\n' || line[strlen(header)] == '\0');
+    *other_columns = n > 0 && !same_columns;
     FILE *out = same_columns ? open_memstream(&rows, &used) : NULL;
     while (out && (n = getline(&line, &cap, f)) > 0)
         if (row_before_checkpoint(line, &j->ckpt.state, j->cfg.trace_grads))
@@ -326,7 +330,14 @@ static int open_log(train_job *j)
         return CLI_EXIT_OK;
     char header[4096];
     log_header(j, header, sizeof header);
-    char *earlier = j->cfg.resume ? earlier_log_rows(j, header) : NULL;
+    int other_columns = 0;
+    char *earlier = j->cfg.resume ? earlier_log_rows(j, header, &other_columns) : NULL;
+    if (other_columns) { /* rewriting it would lose the first run's rows */
+        free(earlier);
+        cli_err(j->cfg.cmd, "--log %s: its columns differ from this run's (give the first run's "
+                "--trace-grads / --trace-every, or another --log file)", j->cfg.log);
+        return CLI_EXIT_USAGE;
+    }
     j->ui.log = fopen(j->cfg.log, "w");
     if (!j->ui.log) {
         free(earlier);
@@ -491,7 +502,10 @@ static void print_summary(const train_job *j, const clmlp_train_result *res)
                res->stopped_early ? ", stopped early" : "");
     else
         printf("kept the final epoch %u", res->best_epoch);
-    if (res->best_test_epoch)
+    if (res->best_test_epoch && isnan(res->final_test_acc))
+        printf(", test accuracy not measured (its evaluation was cut short; the highest seen: "
+               "%.4f at epoch %u)", res->best_test_acc, res->best_test_epoch);
+    else if (res->best_test_epoch)
         printf(", test accuracy %.4f (the highest seen: %.4f at epoch %u)", res->final_test_acc,
                res->best_test_acc, res->best_test_epoch);
     else
