@@ -175,7 +175,7 @@ static int sync_dir(const char *dir)
 clmlp_status clmlp_write_file_atomic(const char *path, const void *data, size_t len, char *err,
                                      size_t errlen)
 {
-    static const char suffix[] = ".tmp.XXXXXX";
+    static const char suffix[] = CLMLP_ATOMIC_SUFFIX;
     clear_err(err, errlen);
     if (!path || !*path || (!data && len > 0)) {
         set_err(err, errlen, "clmlp_write_file_atomic: no path or no data");

@@ -45,6 +45,10 @@ void clmlp_model_meta_free(clmlp_model_meta *meta);
 
 /* ---- Atomic file writes ---------------------------------------------------------------- */
 
+/* What clmlp_write_file_atomic appends to the path for its temporary file (mkstemp's X's), so
+ * that callers can check up front that the name leaves room for it. */
+#define CLMLP_ATOMIC_SUFFIX ".tmp.XXXXXX"
+
 /* Writes len bytes to path through a temporary file in the same folder (mkstemp), fsynced and
  * renamed over path, then fsyncs the folder. On failure the temporary file is removed and an
  * existing path is untouched, except when only the final folder fsync fails: then path has

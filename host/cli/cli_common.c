@@ -697,8 +697,8 @@ int cli_engine(const char *cmd, const char *device, const clmlp_net *net,
     return CLI_EXIT_OK;
 }
 
-/* The characters clmlp_write_file_atomic adds to a name for its temporary file. */
-#define ATOMIC_SUFFIX_LEN (sizeof ".tmp.XXXXXX" - 1)
+/* The bytes clmlp_write_file_atomic adds to a name for its temporary file. */
+#define ATOMIC_SUFFIX_LEN (sizeof CLMLP_ATOMIC_SUFFIX - 1)
 
 /* path's folder into dir ("." or "/" when it has none or is at the root); 0 when too long. */
 static int folder_of(const char *path, char *dir, size_t len)
