@@ -234,8 +234,9 @@ static clmlp_status note_epoch_part(run *r, size_t start, size_t end)
 
 /* Queues every batch of one epoch from position `start` (0, or where a resumed run stopped),
  * the last partial one included, then reads the epoch's statistics once (no read per batch;
- * the only other waits are keep_pace's, every 50-200 ms of work). The order is rebuilt from the RNG state saved before the shuffle, so a resumed epoch
- * visits the same samples in the same order. */
+ * the only other waits are keep_pace's, every 50-200 ms of work). The order is rebuilt from
+ * the RNG state saved before the shuffle, so a resumed epoch visits the same samples in the
+ * same order. */
 static clmlp_status train_epoch(run *r, unsigned epoch, size_t start, clmlp_epoch_report *rep)
 {
     size_t n = r->n_train, batch = r->opt->batch;
