@@ -32,6 +32,14 @@ static void make_data(clmlp_dataset *d)
     }
 }
 
+/* Creates the file named by the mkstemp template `path` (filled in place), for a checkpoint. */
+static void make_temp_file(char *path)
+{
+    int fd = mkstemp(path);
+    ck_assert_msg(fd >= 0, "mkstemp %s failed", path);
+    close(fd);
+}
+
 static clmlp_net *make_net(void)
 {
     const size_t sizes[] = {12, 9, 7, 4};
@@ -191,9 +199,7 @@ START_TEST(resume_is_bit_identical_to_a_straight_run)
     clmlp_optimizer o = (clmlp_optimizer)((_i / 2) % 3);
     int mid_epoch = _i / 6;
     char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
-    int fd = mkstemp(ckpt);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
+    make_temp_file(ckpt);
 
     clmlp_train_options straight = options(o, NULL);
     clmlp_net *a;
@@ -271,7 +277,7 @@ START_TEST(stop_inside_the_test_evaluation)
             test.X[i * test.dim + j] = (float)((j % 4 == i % 4) + 0.001 * (double)(i % 97));
     }
     char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
-    close(mkstemp(ckpt));
+    make_temp_file(ckpt);
     clmlp_train_options straight = options(CLMLP_OPT_MOMENTUM, NULL);
     straight.epochs = 2;
     clmlp_net *a, *stopped, *resumed;
@@ -324,7 +330,7 @@ START_TEST(checkpoint_keeps_the_test_record)
     clmlp_dataset test;
     make_data(&test); /* 500 rows like the training set, from the same generator */
     char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
-    close(mkstemp(ckpt));
+    make_temp_file(ckpt);
     test_recorder t = {{0}, 2};
     clmlp_train_options opt = options(CLMLP_OPT_MOMENTUM, ckpt);
     opt.on_epoch = record_test, opt.user = &t;
@@ -348,8 +354,7 @@ END_TEST
 START_TEST(damaged_checkpoint_is_refused)
 {
     char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
-    int fd = mkstemp(ckpt);
-    close(fd);
+    make_temp_file(ckpt);
     clmlp_train_options opt = options(CLMLP_OPT_MOMENTUM, ckpt);
     opt.epochs = 1;
     clmlp_net *p;
@@ -396,8 +401,7 @@ START_TEST(impossible_train_state_is_refused_by_name)
         {"test record ahead", "test record at byte"},
     };
     char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
-    int fd = mkstemp(ckpt);
-    close(fd);
+    make_temp_file(ckpt);
     clmlp_net *net = make_net();
     clmlp_hyper h = clmlp_hyper_default();
     clmlp_engine *e;
@@ -479,8 +483,7 @@ END_TEST
 START_TEST(divergence_stops_and_keeps_the_last_good_checkpoint)
 {
     char ckpt[] = "/tmp/clmlp-ckpt-XXXXXX";
-    int fd = mkstemp(ckpt);
-    close(fd);
+    make_temp_file(ckpt);
     clmlp_train_options opt = options(CLMLP_OPT_SGD, ckpt);
     opt.epochs = 1;
     clmlp_net *p;

@@ -205,6 +205,8 @@ static int n_moments(const clmlp_hyper *h)
  * would pass; sqrt(v) is on the gradients' scale, where the same tolerance means as much. */
 static int read_moments(cmp_job *j)
 {
+    if (n_moments(&j->cfg.hyper) == 0)
+        return CLI_EXIT_OK; /* SGD keeps none: nothing to read back each step */
     clmlp_engine *both[2] = {j->cl, j->ref};
     for (int i = 0; i < 2; i++) {
         uint64_t step = 0;
